@@ -1,0 +1,26 @@
+# VideoSSR: the two commands are `make demo` (build the embedded demo datasets) and `make test`.
+.PHONY: setup demo test lint bench clean
+
+PY := .venv/bin/python
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(PY) build/run.py
+
+test: setup lint
+	$(PY) -m pytest tests -q
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: setup
+	$(PY) build/bench.py
+
+clean:
+	rm -rf videossr-30k viubench outputs .pytest_cache .ruff_cache

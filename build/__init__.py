@@ -1,0 +1,1 @@
+"""VideoSSR build stage."""

@@ -1,0 +1,1 @@
+"""VideoSSR eval stage."""

@@ -1,0 +1,1 @@
+"""VideoSSR train stage."""
