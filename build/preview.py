@@ -1,0 +1,94 @@
+"""A contact sheet of a few samples per task (frames, question and answer), referenced by the dataset card."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .render import decode_all_frames
+
+THUMB_H = 72
+FRAMES_PER_ROW = 8
+ROWS_PER_TASK = 2
+TEXT_W = 420
+
+
+def _pick_rows(out_dir: Path, rows: list[dict] | None) -> list[dict]:
+    if rows is not None:
+        return rows
+    from .repo import iter_repo_rows
+
+    picked: dict[str, list[dict]] = {}
+    for row in iter_repo_rows(
+        out_dir, columns=["id", "task", "subtype", "question", "answer", "videos", "params"]
+    ):
+        bucket = picked.setdefault(row["task"], [])
+        if len(bucket) < ROWS_PER_TASK and all(r["subtype"] != row["subtype"] for r in bucket):
+            bucket.append(row)
+    return [r for task in sorted(picked) for r in picked[task]]
+
+
+def _strip(frames: np.ndarray, n: int) -> Image.Image:
+    idx = np.linspace(0, len(frames) - 1, n).round().astype(int)
+    h, w = frames.shape[1:3]
+    tw = max(1, int(w * THUMB_H / h))
+    tiles = [Image.fromarray(frames[i]).resize((tw, THUMB_H)) for i in idx]
+    strip = Image.new("RGB", (tw * n + 2 * (n - 1), THUMB_H), (255, 255, 255))
+    for k, tile in enumerate(tiles):
+        strip.paste(tile, (k * (tw + 2), 0))
+    return strip
+
+
+def render_preview(rows: list[dict]) -> Image.Image | None:
+    if not rows:
+        return None
+    font = ImageFont.load_default()
+    panels = []
+    for row in rows:
+        if row["task"] == "jigsaw":
+            clips = [decode_all_frames(v["bytes"]) for v in row["videos"]]
+            frames = np.concatenate(
+                [c[[0, -1]] for c in clips]
+            )  # first and last frame of each clip, as shown
+            strip = _strip(frames, min(len(frames), FRAMES_PER_ROW * 2))
+        else:
+            strip = _strip(decode_all_frames(row["videos"][0]["bytes"]), FRAMES_PER_ROW)
+        question = row["question"].replace("<video>", "").strip().splitlines()[-1]
+        text = [
+            f"{row['task']} / {row['subtype']}",
+            f"answer: {row['answer']}",
+            *textwrap.wrap(question, 70)[:4],
+        ]
+        panel = Image.new(
+            "RGB", (strip.width + TEXT_W + 16, max(THUMB_H, 14 * len(text)) + 12), (255, 255, 255)
+        )
+        panel.paste(strip, (6, 6))
+        draw = ImageDraw.Draw(panel)
+        for k, line in enumerate(text):
+            draw.text((strip.width + 14, 6 + 14 * k), line, fill=(0, 0, 0) if k else (20, 60, 160), font=font)
+        panels.append(panel)
+    width = max(p.width for p in panels)
+    sheet = Image.new("RGB", (width, sum(p.height for p in panels) + 2 * len(panels)), (230, 230, 230))
+    y = 0
+    for p in panels:
+        sheet.paste(p, (0, y))
+        y += p.height + 2
+    return sheet
+
+
+def write_preview(out_dir: str | Path, rows: list[dict] | None = None) -> bool:
+    """Write ``preview.png``; returns False (and writes nothing) for an empty dataset."""
+    from .repo import atomic_write_bytes
+
+    out_dir = Path(out_dir)
+    sheet = render_preview(_pick_rows(out_dir, rows))
+    if sheet is None:
+        return False
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(out_dir / "preview.png", buf.getvalue())
+    return True

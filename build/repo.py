@@ -1,0 +1,321 @@
+"""Write a folder laid out exactly as a Hugging Face dataset repo: parquet shards with embedded mp4 clips,
+README.md (dataset card with configs and dataset_info), build_manifest.json and a preview picture.
+
+Layout::
+
+    README.md
+    build_manifest.json
+    preview.png
+    data/<task>-<subtype>/train-<fingerprint>-00000-of-00001.parquet
+
+Shard names carry a fingerprint of the content so that the README's ``configs`` change whenever the data
+changes: ``load_dataset(FOLDER)`` caches by README YAML, not by data (NOTES-environment, Gotchas).
+Everything is written under temporary names and renamed into place, so a reader never sees a partial shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from videossr.tasks import Sample
+
+from .render import DEFAULT_CRF, DEFAULT_PRESET, encode_clip
+from .schema import COLUMNS, arrow_schema, clip_filename
+
+DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
+ROW_GROUP_ROWS = 64
+
+
+def render_row(
+    sample_id: str,
+    source_id: str,
+    sample: Sample,
+    *,
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
+) -> dict[str, Any]:
+    """Encode a sample's clips and return its dataset row (see :mod:`videossr.build.schema`)."""
+    videos = [
+        {"bytes": encode_clip(clip, fps, crf=crf, preset=preset), "path": clip_filename(sample_id, i)}
+        for i, (clip, fps) in enumerate(zip(sample.clips, sample.fps))
+    ]
+    return {
+        "id": sample_id,
+        "task": sample.task,
+        "subtype": sample.subtype,
+        "difficulty": sample.difficulty,
+        "system": sample.system,
+        "question": sample.question,
+        "answer": sample.answer,
+        "videos": videos,
+        "fps": [float(f) for f in sample.fps],
+        "num_frames": sample.num_frames,
+        "frame_times": [[float(t) for t in times] for times in sample.frame_times],
+        "source": source_id,
+        "params": sample.params_json(),
+    }
+
+
+def config_name(task: str, subtype: str) -> str:
+    return f"{task}-{subtype}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass
+class ConfigStats:
+    rows: int = 0
+    num_bytes: int = 0
+    shards: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RepoSummary:
+    """What was written: per-config row counts and bytes, the fingerprint and the shard paths."""
+
+    out_dir: Path
+    fingerprint: str
+    configs: dict[str, ConfigStats]
+    tasks: dict[str, list[str]]  # task -> its config names
+
+    @property
+    def num_rows(self) -> int:
+        return sum(c.rows for c in self.configs.values())
+
+    @property
+    def num_bytes(self) -> int:
+        return sum(c.num_bytes for c in self.configs.values())
+
+
+class _ShardSink:
+    """Rolls rows of one config into parquet files of at most ``max_bytes`` (by video payload)."""
+
+    def __init__(self, staging: Path, config: str, schema: pa.Schema, max_bytes: int) -> None:
+        self.dir = staging / config
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config, self.schema, self.max_bytes = config, schema, max_bytes
+        self.files: list[Path] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.buffer: list[dict] = []
+        self.current_bytes = 0
+        self.stats = ConfigStats()
+
+    def _open(self) -> None:
+        path = self.dir / f"part-{len(self.files):05d}.parquet"
+        self.files.append(path)
+        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd", write_statistics=False)
+        self.current_bytes = 0
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        if self.writer is None:
+            self._open()
+        assert self.writer is not None
+        self.writer.write_table(
+            pa.Table.from_pylist(self.buffer, schema=self.schema), row_group_size=ROW_GROUP_ROWS
+        )
+        self.buffer = []
+
+    def add(self, row: dict, size: int) -> None:
+        if self.writer is not None and self.current_bytes + size > self.max_bytes and self.current_bytes > 0:
+            self._flush()
+            self.writer.close()
+            self.writer = None
+        if self.writer is None and not self.buffer:
+            self._open()
+        self.buffer.append(row)
+        self.current_bytes += size
+        self.stats.rows += 1
+        self.stats.num_bytes += size
+        if len(self.buffer) >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def close(self) -> list[Path]:
+        self._flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        return self.files
+
+
+def _row_size(row: dict) -> int:
+    return sum(len(v["bytes"]) for v in row["videos"]) + sum(len(str(row[c])) for c in ("question", "params"))
+
+
+def _row_digest(row: dict) -> bytes:
+    h = hashlib.sha256()
+    for col in COLUMNS:
+        if col == "videos":
+            for v in row["videos"]:
+                h.update(hashlib.sha256(v["bytes"]).digest())
+                h.update(v["path"].encode())
+        else:
+            h.update(json.dumps(row[col], sort_keys=True).encode())
+        h.update(b"\x00")
+    return h.digest()
+
+
+def write_shards(
+    rows: Iterable[dict],
+    out_dir: str | os.PathLike,
+    *,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+) -> RepoSummary:
+    """Stream rows (already sorted by id) into ``out_dir/data/<config>/`` shards and swap them into place.
+
+    The previous ``data/`` folder (if any) is replaced only after every new shard is complete.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    schema = arrow_schema()
+    sinks: dict[str, _ShardSink] = {}
+    tasks: dict[str, list[str]] = {}
+    fp = hashlib.sha256()
+    last_id: str | None = None
+    try:
+        for row in rows:
+            if last_id is not None and row["id"] <= last_id:
+                raise ValueError(f"rows must be sorted by unique id; {row['id']!r} came after {last_id!r}")
+            last_id = row["id"]
+            cfg = config_name(row["task"], row["subtype"])
+            if cfg not in sinks:
+                sinks[cfg] = _ShardSink(staging, cfg, schema, max_shard_bytes)
+                tasks.setdefault(row["task"], []).append(cfg)
+            sinks[cfg].add(row, _row_size(row))
+            fp.update(_row_digest(row))
+        fingerprint = fp.hexdigest()[:12]
+        new_data = staging / "data"
+        new_data.mkdir()
+        configs: dict[str, ConfigStats] = {}
+        for cfg in sorted(sinks):
+            files = sinks[cfg].close()
+            (new_data / cfg).mkdir()
+            for i, f in enumerate(files):
+                name = f"train-{fingerprint}-{i:05d}-of-{len(files):05d}.parquet"
+                os.replace(f, new_data / cfg / name)
+                sinks[cfg].stats.shards.append(f"data/{cfg}/{name}")
+            configs[cfg] = sinks[cfg].stats
+        # Swap the complete new data/ in; only then drop the old one.
+        final = out_dir / "data"
+        old = out_dir / f".old-data-{os.getpid()}"
+        if final.exists():
+            os.replace(final, old)
+        os.replace(new_data, final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        for sink in sinks.values():
+            if sink.writer is not None:
+                sink.writer.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    return RepoSummary(
+        out_dir=out_dir,
+        fingerprint=fingerprint,
+        configs=configs,
+        tasks={t: sorted(c) for t, c in sorted(tasks.items())},
+    )
+
+
+def iter_repo_rows(out_dir: str | os.PathLike, columns: list[str] | None = None) -> Iterator[dict]:
+    """Read rows back from a written repo with pyarrow (no torch), config by config, shard by shard."""
+    for shard in sorted(Path(out_dir).glob("data/*/*.parquet")):
+        pf = pq.ParquetFile(shard)
+        for batch in pf.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
+            yield from batch.to_pylist()
+
+
+def write_samples_repo(
+    samples: Iterable[tuple[str, str, Sample]],
+    out_dir: str | os.PathLike,
+    *,
+    dataset_name: str = "videossr-custom",
+    crf: int = DEFAULT_CRF,
+    manifest: dict[str, Any] | None = None,
+) -> RepoSummary:
+    """Render ``(sample_id, source_id, Sample)`` triples and write a complete Hub-layout folder.
+
+    The small, single-process path (tests, notebooks). ``build/run.py`` renders in parallel workers and
+    then calls :func:`finalize_repo` with the same rows.
+    """
+    rows = sorted((render_row(sid, src, s, crf=crf) for sid, src, s in samples), key=lambda r: r["id"])
+    return finalize_repo(rows, out_dir, dataset_name=dataset_name, manifest=manifest or {})
+
+
+def finalize_repo(
+    rows: Iterable[dict],
+    out_dir: str | os.PathLike,
+    *,
+    dataset_name: str,
+    manifest: dict[str, Any],
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    preview_rows: list[dict] | None = None,
+) -> RepoSummary:
+    """Shards, then the manifest, card and preview that describe them."""
+    from .card import write_card
+    from .preview import write_preview
+
+    out_dir = Path(out_dir)
+    summary = write_shards(rows, out_dir, max_shard_bytes=max_shard_bytes)
+    manifest = dict(manifest)
+    manifest.setdefault("dataset", dataset_name)
+    manifest["fingerprint"] = summary.fingerprint
+    manifest["num_rows"] = summary.num_rows
+    manifest["configs"] = {
+        cfg: {"rows": s.rows, "num_bytes": s.num_bytes, "shards": s.shards}
+        for cfg, s in summary.configs.items()
+    }
+    if "counts" not in manifest:
+        manifest["counts"] = composition(out_dir)
+    if "examples" not in manifest:
+        manifest["examples"] = examples(out_dir)
+    has_preview = write_preview(out_dir, preview_rows)
+    write_card(out_dir, summary, manifest, dataset_name=dataset_name, has_preview=has_preview)
+    atomic_write_text(out_dir / "build_manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def composition(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Counts per task, per task/subtype and per task/difficulty, read from the written shards."""
+    by_task: dict[str, int] = {}
+    by_subtype: dict[str, int] = {}
+    by_difficulty: dict[str, int] = {}
+    for row in iter_repo_rows(out_dir, columns=["task", "subtype", "difficulty"]):
+        by_task[row["task"]] = by_task.get(row["task"], 0) + 1
+        key = f"{row['task']}/{row['subtype']}"
+        by_subtype[key] = by_subtype.get(key, 0) + 1
+        dkey = f"{row['task']}/{row['difficulty']}"
+        by_difficulty[dkey] = by_difficulty.get(dkey, 0) + 1
+    return {
+        "task": dict(sorted(by_task.items())),
+        "subtype": dict(sorted(by_subtype.items())),
+        "difficulty": dict(sorted(by_difficulty.items())),
+    }
+
+
+def examples(out_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """One example per task (its first row by id) for the dataset card."""
+    found: dict[str, dict[str, str]] = {}
+    for row in iter_repo_rows(out_dir, columns=["id", "task", "subtype", "system", "question", "answer"]):
+        if row["task"] not in found or row["id"] < found[row["task"]]["id"]:
+            found[row["task"]] = row
+    return [found[t] for t in sorted(found)]
