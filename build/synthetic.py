@@ -40,9 +40,10 @@ def make_synthetic_video(
     graph = LAVFI_SOURCES[kind].format(w=width, h=height, fps=fps, seed=seed)
     if overlay_clock:
         box = max(4, min(width, height) // 8)
-        graph += (
-            f",drawbox=x='mod(n*7,{max(1, width - box)})':y='mod(n*3,{max(1, height - box)})'"
-            f":w={box}:h={box}:color=white@1:t=fill"
+        graph = (
+            f"{graph}[bg];color=white:size={box}x{box}:rate={fps}[clock];"
+            f"[bg][clock]overlay=x='mod(t*{7 * fps}\\,{max(1, width - box)})'"
+            f":y='mod(t*{3 * fps}\\,{max(1, height - box)})':shortest=1"
         )
     args = ["-f", "lavfi", "-i", graph, "-t", f"{duration}", "-c:v", "libx264", "-preset", "veryfast",
             "-crf", str(crf), "-pix_fmt", "yuv420p", "-threads", "1"]  # fmt: skip

@@ -1,0 +1,217 @@
+"""``python build/run.py``: build VideoSSR-30K and VIUBench (or any recipe) from a folder of videos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .recipes import BUILTIN, Recipe, load_recipe
+
+EPILOG = """\
+examples:
+  python build/run.py                                  # the embedded demo: ./videossr-30k and ./viubench
+  python build/run.py --sources ~/videos --num-samples videossr-30k=30000,viubench=2700 --push
+  python build/run.py --sources list.txt --recipe my_mix.yaml --num-samples 500
+  python build/run.py --sources /data/videos --scheduler tcp://scheduler:8786   # an existing Dask cluster
+
+Re-running the same command resumes: finished units are kept under <out>/<dataset>/.work/.
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _max_pixels(text: str) -> int:
+    """``65536`` or ``256x256``."""
+    try:
+        if "x" in text.lower():
+            w, h = text.lower().split("x", 1)
+            value = int(w) * int(h)
+        else:
+            value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a pixel count like 65536 or 256x256, got {text!r}"
+        ) from None
+    if value < 16 * 16:
+        raise argparse.ArgumentTypeError(f"must be at least 16x16, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python build/run.py",
+        description="Build VideoSSR self-supervised video datasets (Hub-ready folders) from your own videos.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--sources", nargs="+", metavar="PATH",
+                   help="folders (searched recursively for mp4/mkv/webm/mov/avi), text files with one video path per "
+                        "line, or single videos. Default: the embedded demo corpus (no network).")  # fmt: skip
+    p.add_argument("--datasets", default="videossr-30k,viubench",
+                   help=f"comma-separated built-in recipes to build: {', '.join(BUILTIN)} (default: both)")  # fmt: skip
+    p.add_argument(
+        "--recipe", metavar="YAML", help="build one dataset from a YAML recipe file instead of --datasets"
+    )
+    p.add_argument("--num-samples", metavar="N|NAME=N,...",
+                   help="scale the recipes to N samples each, or per dataset (videossr-30k=300,viubench=90), keeping "
+                        "their proportions. Default: the paper's sizes (demo: small sizes).")  # fmt: skip
+    p.add_argument("--max-pixels", type=_max_pixels, metavar="PIXELS",
+                   help="max pixels per frame (65536 or 256x256); default per recipe (256x256 for videossr-30k, "
+                        "512x512 for viubench)")  # fmt: skip
+    p.add_argument("--out-dir", default=".", help="where the dataset folders are written (default: .)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="global seed; same sources + seed -> same rows and bytes"
+    )
+    p.add_argument("--workers", type=_positive_int, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
+    p.add_argument("--crf", type=int, default=20, help="x264 CRF of the clips, 0..23 (default 20)")
+    p.add_argument(
+        "--decode-timeout", type=float, default=120.0, help="seconds before a decode call is abandoned"
+    )
+    p.add_argument("--retries", type=int, default=2, help="retries of a failed work unit (default 2)")
+    p.add_argument("--push", nargs="?", const="", metavar="REPO_OR_NAMESPACE",
+                   help="publish to the Hub: NAMESPACE/<dataset> (default namespace: your account), or a full repo "
+                        "id when building one dataset. Token: HF_TOKEN or `hf auth login`.")  # fmt: skip
+    p.add_argument("--private", action="store_true", help="create private Hub repos")
+    p.add_argument("--no-verify", action="store_true", help="skip build/verify.py's checks at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _recipes(args: argparse.Namespace, p: argparse.ArgumentParser, demo: bool) -> list[Recipe]:
+    try:
+        if args.recipe:
+            recipes = [load_recipe(args.recipe)]
+        else:
+            names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+            unknown = [n for n in names if n not in BUILTIN]
+            if unknown or not names:
+                p.error(
+                    f"argument --datasets: unknown dataset {', '.join(unknown) or '(none)'}; choose from {', '.join(BUILTIN)}"
+                )
+            recipes = [load_recipe(n) for n in names]
+    except ValueError as exc:
+        p.error(f"argument --recipe: {exc}")
+    sizes: dict[str, int] = {}
+    if args.num_samples:
+        try:
+            if "=" in args.num_samples:
+                for item in args.num_samples.split(","):
+                    name, value = item.split("=", 1)
+                    sizes[name.strip()] = int(value)
+            else:
+                sizes = {r.name: int(args.num_samples) for r in recipes}
+        except ValueError:
+            p.error(f"argument --num-samples: expected N or NAME=N,..., got {args.num_samples!r}")
+        bad = [n for n in sizes if n not in {r.name for r in recipes}]
+        if bad:
+            p.error(f"argument --num-samples: no dataset named {', '.join(bad)} is being built")
+        if any(v < 0 for v in sizes.values()):
+            p.error("argument --num-samples: counts must be >= 0")
+    elif demo:
+        from .demo import DEMO_NUM_SAMPLES
+
+        sizes = {r.name: DEMO_NUM_SAMPLES.get(r.name, 24) for r in recipes}
+    out = []
+    for r in recipes:
+        if r.name in sizes:
+            r = r.scaled(sizes[r.name])
+        if args.max_pixels:
+            r = Recipe(r.name, r.mix, args.max_pixels, r.num_frames, r.pretty_name, r.role, r.extra)
+        out.append(r)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not 0 <= args.crf <= 23:
+        p.error(f"argument --crf: must be in 0..23 so perturbations stay visible, got {args.crf}")
+    if args.decode_timeout <= 0:
+        p.error(f"argument --decode-timeout: must be positive, got {args.decode_timeout}")
+    if args.retries < 0:
+        p.error(f"argument --retries: must be >= 0, got {args.retries}")
+    demo = not args.sources
+    recipes = _recipes(args, p, demo)
+
+    from .pipeline import BuildConfig, build, result_dict
+
+    sources = args.sources
+    if demo:
+        from .demo import demo_sources
+
+        print("[build] no --sources given: building the embedded demo corpus (no network)", flush=True)
+        sources = [str(demo_sources())]
+    else:
+        missing = [s for s in sources if not Path(s).exists()]
+        if missing:
+            p.error(f"argument --sources: {missing[0]} does not exist")
+    config = BuildConfig(
+        out_dir=Path(args.out_dir),
+        seed=args.seed,
+        crf=args.crf,
+        decode_timeout=args.decode_timeout,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retries=args.retries,
+        progress=not args.no_progress,
+    )
+    result = build(recipes, sources, config)
+
+    problems = 0
+    if not args.no_verify:
+        try:
+            from .verify import verify_repo
+        except ImportError:
+            verify_repo = None
+        if verify_repo is not None:
+            others = [d.out_dir for d in result.datasets]
+            for d in result.datasets:
+                other = next((o for o in others if o != d.out_dir), None)
+                report = verify_repo(d.out_dir, other=other)
+                ok = not report.problems
+                problems += len(report.problems)
+                print(f"[verify] {d.name}: {'OK' if ok else f'{len(report.problems)} problem(s)'}")
+                for prob in report.problems[:20]:
+                    print(f"  - {prob}")
+
+    print("\nBuilt:")
+    for d in result.datasets:
+        print(f"  {d.name:14s} {d.built}/{d.requested} samples from {len(d.sources)} sources -> {d.out_dir}/")
+        for s in d.skipped_samples[:10]:
+            print(f"      skipped sample {s['id']}: {s['reason']}")
+    if result.skipped_sources:
+        print(f"  skipped sources: {len(result.skipped_sources)}")
+        for s in result.skipped_sources[:20]:
+            print(f"      {s.source}: {s.reason}")
+    print(f"  time: {result.seconds:.1f}s")
+    print("\nUse it:")
+    for d in result.datasets:
+        loc = d.out_dir if str(d.out_dir.parent) not in (".", "") else d.name
+        print(f'  from datasets import load_dataset; ds = load_dataset("{loc}", split="train")')
+    if os.environ.get("VIDEOSSR_BUILD_SUMMARY"):
+        Path(os.environ["VIDEOSSR_BUILD_SUMMARY"]).write_text(json.dumps(result_dict(result), indent=2))
+
+    if args.push is not None:
+        from .publish import push_folder, repo_ids
+
+        try:
+            targets = repo_ids([d.name for d in result.datasets], args.push or None)
+        except ValueError as exc:
+            p.error(f"argument --push: {exc}")
+        for d in result.datasets:
+            url = push_folder(d.out_dir, targets[d.name], private=args.private)
+            print(f"[push] {d.name} -> {url}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

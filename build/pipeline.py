@@ -1,0 +1,510 @@
+"""The build pipeline: sources -> probe -> split -> per-source work units (decode once, plan, make, render)
+-> parts on disk -> Hub-layout dataset folders.
+
+The driver only schedules and counts; workers do all decoding and encoding and write their rows to a part
+file under ``<out>/.work/``. A unit whose part and marker exist is not redone, so re-running the same command
+resumes, and because every random choice is seeded from ``(seed, dataset, sample index)`` the final dataset
+is the same as an uninterrupted run's, whichever worker ran what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from videossr.tasks import SampleRejected, TaskSpec, VideoInfo, make_sample, plan_sample, resolve_secondary
+
+from videossr import __version__
+
+from .frames import DecodeError, fit_size, worker_sampler
+from .recipes import Recipe
+from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, ffmpeg_version
+from .repo import atomic_write_text, finalize_repo, render_row
+from .schema import arrow_schema
+from .sources import Skipped, Source, dedupe, discover, probe_source
+
+log = logging.getLogger("videossr.build")
+
+MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
+PIPELINE_VERSION = 1  # bump when a change alters what a unit produces (invalidates resumable parts)
+
+
+@dataclass(frozen=True)
+class SampleJob:
+    index: int
+    sample_id: str
+    spec: TaskSpec
+    secondary: Source | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """All samples one dataset draws from one source video: decoded together, written as one part."""
+
+    dataset: str
+    source: Source
+    jobs: tuple[SampleJob, ...]
+    max_pixels: int
+    seed: int
+    crf: int
+    preset: str
+    decode_timeout: float
+    parts_dir: str
+
+    @property
+    def key(self) -> str:
+        h = hashlib.sha256()
+        h.update(
+            json.dumps(
+                {
+                    "v": PIPELINE_VERSION,
+                    "videossr": __version__,
+                    "dataset": self.dataset,
+                    "source": [self.source.id, self.source.content_hash],
+                    "jobs": [
+                        [j.index, j.sample_id, j.spec.task, j.spec.subtype, j.spec.params,
+                         j.secondary.content_hash if j.secondary else None]
+                        for j in self.jobs
+                    ],
+                    "max_pixels": self.max_pixels,
+                    "seed": self.seed,
+                    "crf": self.crf,
+                    "preset": self.preset,
+                },
+                sort_keys=True,
+            ).encode()
+        )  # fmt: skip
+        return h.hexdigest()[:20]
+
+    @property
+    def part_path(self) -> Path:
+        return Path(self.parts_dir) / f"{self.key}.parquet"
+
+    @property
+    def marker_path(self) -> Path:
+        return Path(self.parts_dir) / f"{self.key}.json"
+
+
+def _stable_int(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def sample_rng(seed: int, dataset: str, index: int, attempt: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _stable_int(dataset), index, attempt])
+
+
+def _video_info(source: Source, max_pixels: int, num_frames: int | None = None) -> VideoInfo:
+    w, h = fit_size(source.width, source.height, max_pixels)
+    return VideoInfo(
+        duration=source.duration,
+        fps=source.fps,
+        num_frames=num_frames or source.num_frames,
+        width=w,
+        height=h,
+    )
+
+
+def run_unit(unit: Unit) -> dict[str, Any]:
+    """Worker side: decode the source once for all its samples, make and render them, write the part."""
+    if unit.marker_path.exists() and unit.part_path.exists():
+        return json.loads(unit.marker_path.read_text())
+    sampler = worker_sampler(unit.decode_timeout)
+    src = unit.source
+    skipped_samples: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    source_error: str | None = None
+    try:
+        decodable = sampler.count_frames(src.path)
+        if decodable < 2:
+            raise DecodeError(f"the decoder found {decodable} frames")
+        info = _video_info(src, unit.max_pixels, min(decodable, src.num_frames))
+        planned = []
+        for job in unit.jobs:
+            reason = ""
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    plan = plan_sample(
+                        job.spec, info, sample_rng(unit.seed, unit.dataset, job.index, attempt)
+                    )
+                    secondary = None
+                    if plan.needs_secondary:
+                        if job.secondary is None:
+                            raise SampleRejected(
+                                "Swap needs a second source video and the dataset has only one"
+                            )
+                        other = _video_info(job.secondary, unit.max_pixels)
+                        times2 = resolve_secondary(plan, other)
+                        idx2 = np.clip(np.rint(times2 * other.fps).astype(np.int64), 0, other.num_frames - 1)
+                        secondary = sampler.frames_at(
+                            job.secondary.path, idx2, other.width, other.height, job.secondary.rotation
+                        )
+                    planned.append((job, plan, secondary, attempt))
+                    break
+                except SampleRejected as exc:
+                    reason = str(exc)
+            else:
+                skipped_samples.append({"id": job.sample_id, "spec": job.spec.key, "reason": reason})
+        # Decode every frame any plan needs, once, in one pass over the file.
+        wanted = [
+            np.clip(np.rint(p.times * info.fps).astype(np.int64), 0, info.num_frames - 1)
+            for _, p, _, _ in planned
+        ]
+        frames = None
+        if wanted:
+            all_idx = np.unique(np.concatenate(wanted))
+            frames = sampler.frames_at(src.path, all_idx, info.width, info.height, src.rotation)
+        for (job, plan, secondary, attempt), idx in zip(planned, wanted):
+            assert frames is not None
+            try:
+                sample = make_sample(plan, frames[np.searchsorted(all_idx, idx)], secondary)
+            except SampleRejected as exc:
+                # Re-draw with the next attempts' seeds (decoding just what they need).
+                sample = None
+                reason = str(exc)
+                for retry in range(attempt + 1, MAX_ATTEMPTS):
+                    try:
+                        plan2 = plan_sample(
+                            job.spec, info, sample_rng(unit.seed, unit.dataset, job.index, retry)
+                        )
+                        idx2 = np.clip(
+                            np.rint(plan2.times * info.fps).astype(np.int64), 0, info.num_frames - 1
+                        )
+                        sec2 = None
+                        if plan2.needs_secondary and job.secondary is not None:
+                            other = _video_info(job.secondary, unit.max_pixels)
+                            t2 = resolve_secondary(plan2, other)
+                            sec2 = sampler.frames_at(
+                                job.secondary.path,
+                                np.clip(np.rint(t2 * other.fps).astype(np.int64), 0, other.num_frames - 1),
+                                other.width, other.height, job.secondary.rotation,
+                            )  # fmt: skip
+                        sample = make_sample(
+                            plan2,
+                            sampler.frames_at(src.path, idx2, info.width, info.height, src.rotation),
+                            sec2,
+                        )
+                        break
+                    except SampleRejected as exc2:
+                        reason = str(exc2)
+                if sample is None:
+                    skipped_samples.append({"id": job.sample_id, "spec": job.spec.key, "reason": reason})
+                    continue
+            rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
+    except (DecodeError, FFmpegError) as exc:
+        source_error = f"decode failed: {exc}"
+        rows = []
+        skipped_samples = [{"id": j.sample_id, "spec": j.spec.key, "reason": source_error} for j in unit.jobs]
+
+    rows.sort(key=lambda r: r["id"])
+    Path(unit.parts_dir).mkdir(parents=True, exist_ok=True)
+    tmp = unit.part_path.with_name(f".{unit.part_path.name}.tmp-{os.getpid()}")
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), tmp, compression="zstd")
+    os.replace(tmp, unit.part_path)
+    summary = {
+        "unit": unit.key,
+        "source": src.id,
+        "rows": [r["id"] for r in rows],
+        "skipped_samples": skipped_samples,
+        "source_error": source_error,
+    }
+    atomic_write_text(unit.marker_path, json.dumps(summary, sort_keys=True))
+    return summary
+
+
+def probe_batch(pairs: list[tuple[str, str]], min_frames: int) -> list[dict[str, Any]]:
+    """Worker side: probe a batch of sources (batched to keep Dask's task count reasonable)."""
+    out = []
+    for sid, path in pairs:
+        result = probe_source(sid, path, min_frames=min_frames)
+        out.append({"kind": "source" if isinstance(result, Source) else "skipped", **result.to_dict()})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Driver
+
+
+@dataclass
+class BuildConfig:
+    out_dir: Path = Path(".")
+    seed: int = 0
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+    decode_timeout: float = 120.0
+    workers: int | None = None
+    scheduler: str | None = None
+    retries: int = 2
+    max_shard_bytes: int = 500 * 1000 * 1000
+    progress: bool = True
+
+
+@dataclass
+class DatasetResult:
+    name: str
+    out_dir: Path
+    requested: int
+    built: int
+    skipped_samples: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+
+@dataclass
+class BuildResult:
+    datasets: list[DatasetResult]
+    skipped_sources: list[Skipped]
+    num_sources: int
+    seconds: float
+
+
+def split_sources(sources: list[Source], recipes: list[Recipe]) -> dict[str, list[Source]]:
+    """Give each source to at most one dataset by a stable hash of its id, in proportion to the recipes'
+    sample counts (so VIUBench never tests on training videos). A dataset that asks for samples gets at
+    least one source when there are enough sources."""
+    active = [r for r in recipes if r.total > 0]
+    out: dict[str, list[Source]] = {r.name: [] for r in recipes}
+    if not active or not sources:
+        return out
+    total = sum(r.total for r in active)
+    bounds = np.cumsum([r.total / total for r in active])
+    position = {s.id: (_stable_int("split:" + s.id) % 10**9) / 10**9 for s in sources}
+    for s in sources:
+        k = int(np.searchsorted(bounds, position[s.id], side="right"))
+        out[active[min(k, len(active) - 1)].name].append(s)
+    # Degenerate small corpora: move the nearest source into an empty dataset.
+    for i, r in enumerate(active):
+        if out[r.name] or len(sources) < len(active):
+            continue
+        lo = bounds[i - 1] if i else 0.0
+        center = (lo + bounds[i]) / 2
+        donors = [s for d in active if len(out[d.name]) > 1 for s in out[d.name]]
+        if donors:
+            pick = min(donors, key=lambda s: abs(position[s.id] - center))
+            for d in active:
+                if pick in out[d.name]:
+                    out[d.name].remove(pick)
+            out[r.name].append(pick)
+    return {k: sorted(v, key=lambda s: s.id) for k, v in out.items()}
+
+
+def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts_dir: Path) -> list[Unit]:
+    """Assign the recipe's samples to sources (one per source, cycling when there are more samples than
+    sources) and group them into per-source units."""
+    if not sources or recipe.total == 0:
+        return []
+    order = sorted(sources, key=lambda s: _stable_int(f"{config.seed}:{recipe.name}:{s.id}"))
+    by_source: dict[str, list[SampleJob]] = {}
+    for index, spec in enumerate(recipe.expand()):
+        src = order[index % len(order)]
+        secondary = None
+        if spec.task == "grounding" and spec.subtype == "Swap" and len(order) > 1:
+            others = [s for s in order if s.id != src.id]
+            secondary = others[int(sample_rng(config.seed, recipe.name, index, 99).integers(len(others)))]
+        sample_id = f"{spec.task}-{spec.subtype}-{index:06d}"
+        by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary))
+    lookup = {s.id: s for s in sources}
+    return [
+        Unit(
+            dataset=recipe.name,
+            source=lookup[sid],
+            jobs=tuple(jobs),
+            max_pixels=recipe.max_pixels,
+            seed=config.seed,
+            crf=config.crf,
+            preset=config.preset,
+            decode_timeout=config.decode_timeout,
+            parts_dir=str(parts_dir),
+        )
+        for sid, jobs in sorted(by_source.items())
+    ]
+
+
+def _iter_rows(parts: list[Path], ids: list[str]) -> Iterator[dict[str, Any]]:
+    """Rows of all parts in id order, holding at most one part in memory at a time."""
+    where: dict[str, Path] = {}
+    for part in parts:
+        for rid in pq.read_table(part, columns=["id"]).column("id").to_pylist():
+            where[rid] = part
+    cached: tuple[Path | None, dict[str, dict]] = (None, {})
+    for rid in sorted(ids):
+        part = where[rid]
+        if cached[0] != part:
+            cached = (part, {r["id"]: r for r in pq.read_table(part).to_pylist()})
+        yield cached[1][rid]
+
+
+def _tool_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    versions = {"videossr": __version__, "python": platform.python_version(), "ffmpeg": ffmpeg_version()}
+    for pkg in ("numpy", "pillow", "decord", "dask", "distributed", "pyarrow", "datasets", "huggingface_hub"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return versions
+
+
+class _Client:
+    """A Dask client on a LocalCluster (one single-threaded worker process per core) or a given scheduler."""
+
+    def __init__(self, config: BuildConfig) -> None:
+        from distributed import Client, LocalCluster
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        self.cluster = None
+        if config.scheduler:
+            self.client = Client(config.scheduler)
+        else:
+            workers = config.workers or os.cpu_count() or 1
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self.client = Client(self.cluster)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def build(
+    recipes: list[Recipe],
+    source_inputs: Iterable[str | os.PathLike],
+    config: BuildConfig,
+    *,
+    on_progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build every recipe's dataset folder under ``config.out_dir`` (``<out>/<recipe name>``)."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    say = on_progress or (lambda msg: print(msg, flush=True))
+    t0 = time.monotonic()
+    pairs, skipped = discover(source_inputs)
+    say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
+    min_frames = max(r.num_frames for r in recipes) + 6  # the 5-95 % window must hold the frames
+    client = _Client(config)
+    try:
+        batches = [pairs[i : i + 16] for i in range(0, len(pairs), 16)]
+        futures = client.client.map(probe_batch, [[(s, str(p)) for s, p in b] for b in batches], min_frames=min_frames,
+                                    pure=False, retries=config.retries)  # fmt: skip
+        probed: list[Source] = []
+        for result in client.client.gather(futures):
+            for item in result:
+                kind = item.pop("kind")
+                if kind == "source":
+                    probed.append(Source(**item))
+                else:
+                    skipped.append(Skipped(**item))
+        sources, dupes = dedupe(probed)
+        skipped += dupes
+        say(f"[build] {len(sources)} usable sources, {len(skipped)} skipped")
+        assignment = split_sources(sources, recipes)
+
+        results: list[DatasetResult] = []
+        for recipe in recipes:
+            out = Path(config.out_dir) / recipe.name
+            parts_dir = out / ".work" / "parts"
+            units = plan_units(recipe, assignment[recipe.name], config, parts_dir)
+            todo = [u for u in units if not (u.marker_path.exists() and u.part_path.exists())]
+            summaries = [json.loads(u.marker_path.read_text()) for u in units if u not in todo]
+            done_rows = sum(len(s["rows"]) for s in summaries)
+            done_skip = sum(len(s["skipped_samples"]) for s in summaries)
+            say(
+                f"[build] {recipe.name}: {recipe.total} samples from {len(assignment[recipe.name])} sources in "
+                f"{len(units)} units ({len(units) - len(todo)} already done)"
+            )
+            bar = tqdm(total=recipe.total, initial=done_rows + done_skip, desc=recipe.name, unit="sample",
+                       disable=not config.progress, dynamic_ncols=True)  # fmt: skip
+            bar.set_postfix(done=done_rows, skipped=done_skip)
+            futures = client.client.map(run_unit, todo, pure=False, retries=config.retries)
+            for fut in as_completed(futures):
+                summary = fut.result()
+                summaries.append(summary)
+                done_rows += len(summary["rows"])
+                done_skip += len(summary["skipped_samples"])
+                bar.update(len(summary["rows"]) + len(summary["skipped_samples"]))
+                bar.set_postfix(done=done_rows, skipped=done_skip)
+                fut.release()
+            bar.close()
+            summaries.sort(key=lambda s: s["unit"])
+            ids = [rid for s in summaries for rid in s["rows"]]
+            skipped_samples = sorted(
+                (x for s in summaries for x in s["skipped_samples"]), key=lambda x: x["id"]
+            )
+            failed_sources = sorted(
+                {s["source"]: s["source_error"] for s in summaries if s["source_error"]}.items()
+            )
+            for sid, reason in failed_sources:
+                skipped.append(Skipped(sid, reason))
+            used = sorted({s["source"] for s in summaries if s["rows"]})
+            manifest = {
+                "dataset": recipe.name,
+                "pretty_name": recipe.pretty_name or recipe.name,
+                "role": recipe.role,
+                "recipe_name": recipe.name,
+                "recipe": recipe.describe(),
+                "seed": config.seed,
+                "crf": config.crf,
+                "x264_preset": config.preset,
+                "num_frames": recipe.num_frames,
+                "max_pixels": recipe.max_pixels,
+                "span": "5%-95% of each source's duration",
+                "requested": recipe.total,
+                "skipped_samples": skipped_samples,
+                "sources": used,
+                "num_sources_used": len(used),
+                "skipped_sources": [
+                    s.to_dict() for s in sorted(set(skipped), key=lambda s: (s.source, s.reason))
+                ],
+                "num_sources_skipped": len(set(skipped)),
+                "versions": _tool_versions(),
+            }
+            parts = sorted({u.part_path for u in units})
+            say(f"[build] {recipe.name}: writing {len(ids)} rows to {out.name}/")
+            summary = finalize_repo(_iter_rows(parts, ids), out, dataset_name=recipe.name, manifest=manifest,
+                                    max_shard_bytes=config.max_shard_bytes)  # fmt: skip
+            results.append(
+                DatasetResult(
+                    name=recipe.name,
+                    out_dir=out,
+                    requested=recipe.total,
+                    built=summary.num_rows,
+                    skipped_samples=skipped_samples,
+                    sources=used,
+                    fingerprint=summary.fingerprint,
+                )
+            )
+    finally:
+        client.close()
+    return BuildResult(
+        datasets=results,
+        skipped_sources=sorted(set(skipped), key=lambda s: (s.source, s.reason)),
+        num_sources=len(pairs),
+        seconds=time.monotonic() - t0,
+    )
+
+
+def result_dict(result: BuildResult) -> dict[str, Any]:
+    return {
+        "datasets": [{**asdict(d), "out_dir": str(d.out_dir)} for d in result.datasets],
+        "skipped_sources": [s.to_dict() for s in result.skipped_sources],
+        "num_sources": result.num_sources,
+        "seconds": round(result.seconds, 1),
+    }

@@ -1,0 +1,195 @@
+"""Source discovery: folders (recursive), list files, stable ids, one probe per source, counted skips.
+
+A source id is its path relative to its root without the extension (``cooking/clip01``); it never holds an
+absolute path or anything above the root. A list file's root is the folder that holds the list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+
+from .render import FFmpegError, probe
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One usable source video: where it is, its id and what the probe found."""
+
+    id: str
+    path: str
+    duration: float
+    fps: float
+    num_frames: int
+    width: int  # display width (after rotation metadata)
+    height: int
+    rotation: int
+    codec: str
+    content_hash: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source that was not used, and why (reported in the summary and build_manifest.json)."""
+
+    source: str  # the source id (or a safe relative name), never an absolute path
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _safe_id(relative: PurePosixPath) -> str:
+    parts = [p for p in relative.with_suffix("").parts if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts) or relative.is_absolute():
+        raise ValueError(f"source id {relative} escapes its root")
+    return "/".join(parts)
+
+
+def source_id(path: Path, root: Path) -> str:
+    """The stable id of ``path`` under ``root``: relative path without extension, '/'-separated."""
+    rel = os.path.relpath(path, root)
+    return _safe_id(PurePosixPath(Path(rel).as_posix()))
+
+
+def _walk(folder: Path, skipped: list[Skipped]) -> Iterable[Path]:
+    """Recursive listing that follows symlinked folders once and never loops."""
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            dirnames[:] = []
+            rel = os.path.relpath(dirpath, folder)
+            skipped.append(Skipped(rel, "symlink loop: folder already visited"))
+            continue
+        seen.add(key)
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """Expand ``--sources`` (folders, list files, single videos) into ``(id, path)`` pairs.
+
+    Files with other extensions are not sources (and not reported); missing inputs raise.
+    """
+    found: dict[str, Path] = {}
+    skipped: list[Skipped] = []
+    for raw in inputs:
+        entry = Path(raw)
+        if entry.is_dir():
+            pairs = [
+                (source_id(p, entry), p)
+                for p in _walk(entry, skipped)
+                if p.suffix.lower() in VIDEO_EXTENSIONS
+            ]
+        elif entry.is_file() and entry.suffix.lower() in VIDEO_EXTENSIONS:
+            pairs = [(source_id(entry, entry.parent), entry)]
+        elif entry.is_file():
+            pairs = []
+            root = entry.parent
+            for line_no, line in enumerate(entry.read_text(encoding="utf-8").splitlines(), 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                path = Path(line) if Path(line).is_absolute() else root / line
+                try:
+                    sid = source_id(path, root)
+                except ValueError:
+                    sid = (
+                        _safe_id(PurePosixPath(path.parent.name) / path.name)
+                        if path.parent.name
+                        else path.stem
+                    )
+                if not path.exists():
+                    skipped.append(Skipped(sid, f"listed in {entry.name}:{line_no} but does not exist"))
+                    continue
+                pairs.append((sid, path))
+        else:
+            raise FileNotFoundError(f"--sources entry {raw} is neither a folder, a video nor a list file")
+        for sid, path in pairs:
+            if sid in found:
+                skipped.append(Skipped(sid, "duplicate source id (same relative path under two roots)"))
+                continue
+            found[sid] = path
+    return sorted(found.items()), skipped
+
+
+def content_hash(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def probe_source(
+    sid: str, path: str | os.PathLike, *, min_frames: int = 54, timeout: float = 60
+) -> Source | Skipped:
+    """Probe one file; a :class:`Skipped` with a specific reason when it cannot be used."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            return Skipped(sid, "empty file (0 bytes)")
+        if not os.access(path, os.R_OK):
+            return Skipped(sid, "file is not readable (permissions)")
+        digest = content_hash(path)
+    except OSError as exc:
+        return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
+    try:
+        info = probe(path, timeout=timeout)
+    except FFmpegError as exc:
+        return Skipped(sid, f"not a readable video: {_scrub(str(exc), path)}")
+    if info.codec in ("png", "mjpeg", "bmp", "gif", "webp") and info.num_frames <= 1:
+        return Skipped(sid, f"a still image ({info.codec}), not a video")
+    if info.width < 2 or info.height < 2:
+        return Skipped(sid, f"no picture size ({info.width}x{info.height})")
+    if info.fps <= 0 or info.duration <= 0:
+        return Skipped(sid, "no frame rate or duration in the container")
+    if info.num_frames < min_frames:
+        return Skipped(sid, f"too short: {info.num_frames} frames, needs at least {min_frames}")
+    width, height = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+    return Source(
+        id=sid,
+        path=str(path),
+        duration=info.duration,
+        fps=info.fps,
+        num_frames=info.num_frames,
+        width=width,
+        height=height,
+        rotation=info.rotation,
+        codec=info.codec,
+        content_hash=digest,
+    )
+
+
+def _scrub(message: str, path: Path) -> str:
+    """Remove the file's path (and its folder) from an error message so no absolute path leaks."""
+    for text in (str(path), str(path.resolve()), str(path.parent)):
+        message = message.replace(text, "<source>")
+    return re.sub(r"(/[^\s:]+)+", "<path>", message)
+
+
+def dedupe(sources: list[Source]) -> tuple[list[Source], list[Skipped]]:
+    """Keep the first source (by id) of each distinct content; report the others."""
+    kept: dict[str, Source] = {}
+    skipped: list[Skipped] = []
+    for s in sorted(sources, key=lambda s: s.id):
+        if s.content_hash in kept:
+            skipped.append(Skipped(s.id, f"duplicate content of {kept[s.content_hash].id}"))
+        else:
+            kept[s.content_hash] = s
+    return sorted(kept.values(), key=lambda s: s.id), skipped
