@@ -1,0 +1,51 @@
+"""Shared helpers for the build tests: a small generated corpus and small recipes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from videossr.build.recipes import MixEntry, Recipe
+from videossr.build.render import decode_all_frames
+from videossr.build.synthetic import make_synthetic_video
+from videossr.tasks import TaskSpec
+
+CORPUS = (
+    ("cooking/testsrc2", "testsrc2", 192, 144),
+    ("cooking/mandelbrot", "mandelbrot", 160, 120),
+    ("sports/plasma", "plasma", 144, 176),
+    ("sports/life", "life", 192, 108),
+)
+
+
+def make_corpus(root: Path, duration: float = 6.0) -> Path:
+    for rel, kind, w, h in CORPUS:
+        make_synthetic_video(
+            root / f"{rel}.mp4", kind, width=w, height=h, fps=24, duration=duration, seed=len(rel)
+        )
+    return root
+
+
+def small_recipe(name: str = "mini", max_pixels: int = 96 * 96) -> Recipe:
+    """Every task family and the perturbation kinds with special timelines (pixels, reorder, speed, swap)."""
+    specs = [
+        ("grounding", "ChannelSwap"), ("grounding", "Mirror"), ("grounding", "ZoomOut"), ("grounding", "Shuffle"),
+        ("grounding", "StutterHold"), ("grounding", "Slow"), ("grounding", "Fast"), ("grounding", "Swap"),
+        ("counting", "easy"), ("counting", "hard"), ("jigsaw", "easy"), ("jigsaw", "hard"),
+    ]  # fmt: skip
+    return Recipe(name, tuple(MixEntry(TaskSpec(t, s), 1) for t, s in specs), max_pixels=max_pixels)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every published file (hidden work files excluded)."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+            out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def decode_clip(video: dict) -> np.ndarray:
+    return decode_all_frames(video["bytes"])
