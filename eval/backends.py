@@ -1,0 +1,193 @@
+"""Backends answer items: ``random`` (the paper's Random Guess row), ``oracle`` (the ground truth, a pipeline
+check), ``transformers`` (local model) and ``openai`` (any OpenAI-compatible chat server, e.g. vLLM)."""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .items import VIDEO, Item, VideoRef, hash_int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How videos are sampled and how the model decodes (recorded in results.json)."""
+
+    frames: int = 32
+    fps: float = 2.0
+    max_pixels: int = 512 * 512
+    sampling: str = "fps"  # fps | all
+    max_new_tokens: int = 128
+    cache_dir: str = ".videossr-eval-cache"
+
+
+def content_parts(item: Item) -> list[tuple[str, Any]]:
+    """The user turn as ``("text", str)`` / ``("video", VideoRef)`` parts, in the order of the markers."""
+    pieces = item.prompt.split(VIDEO)
+    if len(pieces) - 1 != len(item.videos):
+        raise ValueError(f"{item.id}: {len(pieces) - 1} <video> markers for {len(item.videos)} videos")
+    parts: list[tuple[str, Any]] = []
+    for i, text in enumerate(pieces):
+        if i > 0:
+            parts.append(("video", item.videos[i - 1]))
+        if text.strip():
+            parts.append(("text", text.strip("\n") if i > 0 else text.strip()))
+    return parts
+
+
+class Backend:
+    name = "base"
+    needs_video = True
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.name, "model_revision": None, "decoder": "greedy"}
+
+    def signature(self) -> str:
+        d = self.describe()
+        return f"{d['backend']}:{d['model']}@{d.get('model_revision')}"
+
+    def generate(self, item: Item, settings: Settings) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class CallableBackend(Backend):
+    """Wraps ``fn(item, settings) -> str`` (scripted backends in tests and notebooks)."""
+
+    def __init__(
+        self, fn: Callable[[Item, Settings], str], name: str = "scripted", needs_video: bool = False
+    ):
+        self.fn, self.name, self.needs_video = fn, name, needs_video
+
+    def generate(self, item: Item, settings: Settings) -> str:
+        return self.fn(item, settings)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1f}"
+
+
+class RandomBackend(Backend):
+    """A uniform random valid answer per item, seeded by (seed, item id): shard- and resume-independent.
+
+    * multiple choice: a uniform option letter;
+    * grounding: two uniform points in [0, duration], sorted;
+    * VIUBench counting: each count uniform in 1..frames x instances (9 easy, 16 hard); jigsaw: a uniform
+      permutation; grounding: as above on the clip's timeline;
+    * VCRBench: a uniform permutation of the clips.
+    """
+
+    name = "random"
+    needs_video = False
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "random",
+            "model": "random",
+            "model_revision": f"seed={self.seed}",
+            "decoder": "uniform random valid answer",
+        }
+
+    def _rng(self, item: Item) -> _random.Random:
+        return _random.Random(hash_int(f"{self.seed}:{item.bench}:{item.id}"))
+
+    def generate(self, item: Item, settings: Settings) -> str:
+        rng = self._rng(item)
+        if item.kind == "mc":
+            return rng.choice(item.letters)
+        if item.kind == "order":
+            order = list(range(1, len(item.answer) + 1))
+            rng.shuffle(order)
+            return "Correct order: " + ", ".join(map(str, order))
+        if item.kind == "grounding":
+            duration = item.meta.get("duration") or max(float(b) for _, b in item.answer)
+            a, b = sorted(rng.uniform(0.0, duration) for _ in range(2))
+            return f"The event happens in {_fmt(a)} - {_fmt(b)} seconds."
+        if item.kind == "viubench":
+            task = item.meta["task"]
+            if task == "counting":
+                p = item.meta.get("params", {})
+                default = (4, 4) if str(item.meta.get("subtype", "")).endswith("hard") else (3, 3)
+                top = int(p.get("max_frames_per_shape", default[0])) * int(
+                    p.get("max_instances_per_frame", default[1])
+                )
+                return ",".join(str(rng.randint(1, top)) for _ in range(3))
+            if task == "jigsaw":
+                order = list(range(1, len(str(item.answer)) + 1))
+                rng.shuffle(order)
+                return "".join(map(str, order))
+            duration = item.meta.get("duration") or 48.0
+            a, b = sorted(rng.uniform(0.0, duration) for _ in range(2))
+            return f"{_fmt(a)}-{_fmt(b)}"
+        raise ValueError(f"random backend: unknown item kind {item.kind!r}")
+
+
+class OracleBackend(Backend):
+    """Answers the ground truth in the expected format: every metric must read 100 (a pipeline check)."""
+
+    name = "oracle"
+    needs_video = False
+
+    def generate(self, item: Item, settings: Settings) -> str:
+        if item.kind == "mc":
+            return f"({item.answer})"
+        if item.kind == "order":
+            return "Correct order: " + ", ".join(map(str, item.answer))
+        if item.kind == "grounding":
+            a, b = item.answer[0]
+            return f"The event happens in {a} - {b} seconds."
+        return str(item.answer)
+
+
+def make_backend(model: str, backend: str = "auto", **kwargs: Any) -> Backend:
+    """``random`` / ``oracle`` by model name; ``transformers`` or ``openai`` otherwise."""
+    if backend == "auto":
+        backend = (
+            model
+            if model in ("random", "oracle")
+            else ("openai" if kwargs.get("api_base") else "transformers")
+        )
+    if backend == "random":
+        return RandomBackend(seed=kwargs.get("seed", 0))
+    if backend == "oracle":
+        return OracleBackend()
+    if backend == "transformers":
+        from .hf_backend import TransformersBackend
+
+        return TransformersBackend(
+            model,
+            revision=kwargs.get("revision"),
+            dtype=kwargs.get("dtype", "auto"),
+            device=kwargs.get("device"),
+            attn_implementation=kwargs.get("attn_implementation"),
+        )
+    if backend == "openai":
+        from .openai_backend import OpenAIBackend
+
+        return OpenAIBackend(
+            model,
+            api_base=kwargs.get("api_base") or "http://127.0.0.1:8000/v1",
+            api_key=kwargs.get("api_key"),
+            video_mode=kwargs.get("video_mode", "frames"),
+            timeout=kwargs.get("timeout", 600.0),
+        )
+    raise ValueError(f"unknown backend {backend!r}; expected auto, transformers, openai, random or oracle")
+
+
+__all__ = [
+    "Backend",
+    "CallableBackend",
+    "OracleBackend",
+    "RandomBackend",
+    "Settings",
+    "VideoRef",
+    "content_parts",
+    "make_backend",
+]

@@ -1,0 +1,105 @@
+"""Video inputs for the backends: a file path per video, and (for the OpenAI backend) sampled frames.
+
+Sampling follows the paper's protocol and qwen-vl-utils: ``n = int(duration * fps)`` frames at fps 2, clamped
+to ``[min(4, total), min(max_frames, total)]``, at ``linspace(0, total - 1, n).round()`` (both ends
+included); each frame is downscaled (aspect kept) to at most ``max_pixels``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .items import VideoRef
+
+
+class VideoError(RuntimeError):
+    """A video cannot be read (the reason is recorded on the item, which then scores 0)."""
+
+
+def materialize(ref: VideoRef, cache_dir: str | os.PathLike) -> str:
+    """A file path for the video: its own path, or its embedded bytes written once under ``cache_dir``."""
+    if ref.path is not None:
+        return ref.path
+    if ref.data is None:
+        raise VideoError(f"video {ref.name!r} has neither bytes nor a path")
+    suffix = Path(ref.name).suffix or ".mp4"
+    target = Path(cache_dir) / "clips" / f"{ref.digest()}{suffix}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_bytes(ref.data)
+        os.replace(tmp, target)
+    return str(target)
+
+
+def sample_indices(
+    total: int, avg_fps: float, fps: float = 2.0, max_frames: int = 32, min_frames: int = 4
+) -> list[int]:
+    """Frame indices for fps sampling capped at ``max_frames`` (both ends included)."""
+    if total <= 0:
+        raise VideoError("the video has no frames")
+    duration = total / avg_fps if avg_fps > 0 else total / 24.0
+    n = int(duration * fps)
+    n = max(min(min_frames, total), min(n, max_frames, total))
+    return [int(v) for v in np.linspace(0, total - 1, n).round()]
+
+
+def fit_pixels(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with the same aspect and at most ``max_pixels`` pixels (never upscaled)."""
+    if width * height <= max_pixels:
+        return width, height
+    scale = (max_pixels / (width * height)) ** 0.5
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def decode_frames(
+    path: str,
+    *,
+    fps: float = 2.0,
+    max_frames: int = 32,
+    max_pixels: int = 512 * 512,
+    every_frame: bool = False,
+) -> tuple[list, list[float]]:
+    """PIL frames and their timestamps (seconds) sampled from ``path``."""
+    from PIL import Image
+
+    try:
+        from torchcodec.decoders import VideoDecoder
+
+        decoder = VideoDecoder(path, seek_mode="exact")
+        meta = decoder.metadata
+        total = int(meta.num_frames or 0)
+        avg_fps = float(meta.average_fps or 0.0)
+        indices = list(range(total)) if every_frame else sample_indices(total, avg_fps, fps, max_frames)
+        batch = decoder.get_frames_at(indices=indices)
+        data = batch.data.permute(0, 2, 3, 1).cpu().numpy()
+        times = [float(t) for t in batch.pts_seconds]
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(
+            f"cannot decode {Path(path).name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+    frames = []
+    for arr in data:
+        img = Image.fromarray(arr)
+        size = fit_pixels(img.width, img.height, max_pixels)
+        if size != img.size:
+            img = img.resize(size, Image.Resampling.BICUBIC)
+        frames.append(img)
+    return frames, times
+
+
+def jpeg_data_url(image, quality: int = 90) -> str:
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def video_data_url(path: str) -> str:
+    return "data:video/mp4;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")

@@ -1,0 +1,8 @@
+"""Score a model on VIUBench and the paper's video benchmarks: ``python eval/run.py --help``."""
+
+import sys
+
+from videossr.eval.runner import main
+
+if __name__ == "__main__":
+    sys.exit(main())
