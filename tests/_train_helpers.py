@@ -1,0 +1,63 @@
+"""Shared fixtures for tests/test_train_*.py: a small published-schema dataset and tiny models (built once)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+WIDTH, HEIGHT = 64, 48
+
+# (task, subtype, params): few frames so that a training step takes well under a second.
+SMALL_SPECS: tuple[tuple[str, str, dict], ...] = (
+    ("grounding", "ChannelSwap", {"num_frames": 8, "min_segment": 2, "max_segment": 4}),
+    ("grounding", "Mirror", {"num_frames": 8, "min_segment": 2, "max_segment": 4}),
+    ("counting", "custom", {"num_frames": 8, "max_frames_per_shape": 2, "min_frame_gap": 1}),
+    ("jigsaw", "custom", {"num_clips": 4, "num_frames": 8}),
+    ("jigsaw", "custom", {"num_clips": 6, "num_frames": 12}),
+)
+
+
+def gradient_frames(times: np.ndarray, seed: int, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    """Moving colour gradients (distinct per seed) sampled at ``times`` seconds: uint8 (T, H, W, 3)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.empty((len(times), height, width, 3), np.uint8)
+    a, b, c = 3 + seed % 5, 2 + seed % 7, 5 + seed % 3
+    for i, t in enumerate(np.asarray(times, dtype=np.float64)):
+        out[i, ..., 0] = (x * a + t * 40 + seed * 17) % 256
+        out[i, ..., 1] = (y * b + t * 25) % 256
+        out[i, ..., 2] = ((x + y) * c + t * 60) % 256 * 0.6
+    return out
+
+
+def make_samples(n: int = 10, seed: int = 0, specs=SMALL_SPECS):
+    """``n`` ``(sample_id, source_id, Sample)`` triples cycling through ``specs``."""
+    from videossr.tasks import SampleRejected, TaskSpec, VideoInfo, make_sample, plan_sample
+
+    info = VideoInfo(duration=10.0, fps=24.0, num_frames=240, width=WIDTH, height=HEIGHT)
+    rng = np.random.default_rng(seed)
+    out = []
+    k = 0
+    while len(out) < n:
+        task, subtype, params = specs[k % len(specs)]
+        k += 1
+        spec = TaskSpec(task, subtype, params)
+        try:
+            plan = plan_sample(spec, info, rng)
+            sample = make_sample(plan, gradient_frames(plan.times, seed=k))
+        except SampleRejected:
+            continue
+        out.append((f"{task}-{subtype}-{len(out):04d}", f"synthetic/grad{k}", sample))
+    return out
+
+
+def write_small_dataset(out_dir: str | Path, n: int = 10, seed: int = 0) -> Path:
+    from videossr.build.repo import write_samples_repo
+
+    write_samples_repo(make_samples(n, seed), out_dir, dataset_name="videossr-test")
+    return Path(out_dir)

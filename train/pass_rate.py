@@ -1,0 +1,11 @@
+"""Figure 1 analysis: ``python train/pass_rate.py --model M --dataset D --k 8 [--filter OUT]``.
+
+See ``python train/pass_rate.py --help`` and :mod:`videossr.train.passrate`.
+"""
+
+import sys
+
+from videossr.train.cli import pass_rate_main
+
+if __name__ == "__main__":
+    sys.exit(pass_rate_main())
