@@ -69,6 +69,8 @@ class RowError(ValueError):
 def _get(row: dict, key: str) -> Any:
     if key not in row:
         raise RowError(f"missing column {key!r}")
+    if row[key] is None:
+        raise RowError(f"missing column {key!r} (empty in this row)")
     return row[key]
 
 
@@ -705,7 +707,9 @@ def load_items(
             if _CONFIG_ERROR in row:
                 raise RowError(row[_CONFIG_ERROR])
             produced = adapter(spec, row, i, config)
-        except RowError as exc:
+        except (RowError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            if not isinstance(exc, RowError):
+                exc = RowError(f"bad row ({type(exc).__name__}: {exc})")
             rid = row.get("id", row.get("qid", row.get("question_id"))) if isinstance(row, dict) else None
             produced = [
                 Item(

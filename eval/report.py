@@ -56,7 +56,7 @@ def format_tables(results: dict) -> str:
     res = results["results"]
     frames = paper_frames(results)
     refs = {m: paper_numbers(m, frames) for m in MODELS}
-    model = results.get("config", {}).get("model", "model")
+    model = Path(str(results.get("config", {}).get("model", "model"))).name or "model"
     if "viubench" in res:
         r = res["viubench"]
         lines.append("VIUBench (48 frames; Overall = mean of the 9 subtypes)")

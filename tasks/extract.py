@@ -51,7 +51,7 @@ def letters_for(n: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n)]
 
 
-_ANSWER_WORDS = r"(?:final\s+answer|answer|option|choice|correct\s+option|the\s+answer\s+is|answer\s+is|is)"
+_ANSWER_WORDS = r"(?:final\s+answer|answer|option|choice)"
 
 
 def extract_choice(
@@ -70,10 +70,11 @@ def extract_choice(
         # 1. an answer phrase: "Answer: (B)", "The answer is B", "Option C", "final answer: b."
         (
             re.compile(
-                rf"(?i:{_ANSWER_WORDS})\s*[:：]?\s*[\(\[\*]*\s*({cls})\s*(?:[\)\]\*.,:;]|$|\s)",
+                rf"(?i:{_ANSWER_WORDS})\s*(?i:is)?\s*[:：]?\s*[\(\[\*]*\s*({cls})(?![A-Za-z0-9'])",
             ),
             True,
         ),
+        (re.compile(rf"\b(?i:is)\s+[\(\[\*]*({upper_cls})(?![A-Za-z0-9'])"), True),
         # 2. parenthesised / bracketed letter "(B)" "[B]"
         (re.compile(rf"[\(\[]\s*({cls})\s*[\)\]]"), False),
         # 3. a letter introducing an option "B." "B)" "B:" at the start of a line or after a space
@@ -132,6 +133,10 @@ def extract_interval(text: object) -> tuple[float, float] | None:
     body = body.replace("−", "-")
     patterns = [
         re.compile(rf"({_CLOCK}){_SEP}({_CLOCK})", re.IGNORECASE),
+        re.compile(
+            rf"start\w*(?:\s+time)?\s*(?:is|at|[:=])?\s*({_NUM})\D{{0,40}}?end\w*(?:\s+time)?\s*(?:is|at|[:=])?\s*({_NUM})",
+            re.IGNORECASE,
+        ),
         re.compile(rf"(?<![\d.])({_NUM}){_UNIT}{_SEP}({_NUM})(?![\d.:])", re.IGNORECASE),
     ]
     best: tuple[int, float, float] | None = None

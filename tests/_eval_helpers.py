@@ -100,24 +100,23 @@ def make_benchmark_fixture(bench: str, root: Path) -> tuple[Path, int]:
     folder = root / bench
     folder.mkdir(parents=True, exist_ok=True)
     if bench == "mvbench":
-        tiny_mp4(folder / "video" / "star" / "Charades_segment" / "a1.mp4")
-        tiny_mp4(folder / "video" / "clevrer" / "video_validation" / "v2.mp4", seed=1)
-        write_jsonl(folder / "json" / "action_sequence.jsonl", [
-            {"video": "a1.mp4", "question": "What happened after the person took the box?", "candidates": ["Put it down.", "Threw it.", "Ate it."], "answer": "Threw it."},
-        ])  # fmt: skip
-        write_jsonl(folder / "json" / "moving_count.jsonl", [
-            {"video": "v2.mp4", "question": "How many metal objects enter?", "candidates": ["0", "1", "2", "3"], "answer": "2"},
-        ])  # fmt: skip
+        from videossr.eval.registry import MVBENCH_TASKS
+
         lines = ["---", "configs:"]
-        for name in ("action_sequence", "moving_count"):
+        for k, (task, video_dir) in enumerate(MVBENCH_TASKS.items()):
+            if not (folder / "video" / video_dir / "v.mp4").exists():
+                tiny_mp4(folder / "video" / video_dir / "v.mp4", seed=k)
+            write_jsonl(folder / "json" / f"{task}.jsonl", [
+                {"video": "v.mp4", "question": f"What happens ({task})?", "candidates": ["Put it down.", "Threw it.", "Ate it."], "answer": "Threw it."},
+            ])  # fmt: skip
             lines += [
-                f"- config_name: {name}",
+                f"- config_name: {task}",
                 "  data_files:",
                 "  - split: train",
-                f"    path: json/{name}.jsonl",
+                f"    path: json/{task}.jsonl",
             ]
         (folder / "README.md").write_text("\n".join([*lines, "---", ""]))
-        return folder, 2
+        return folder, len(MVBENCH_TASKS)
     if bench == "tempcompass":
         tiny_mp4(folder / "videos" / "1001.mp4")
         write_jsonl(folder / "multi-choice.jsonl", [

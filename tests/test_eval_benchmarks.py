@@ -1,0 +1,213 @@
+"""Every benchmark end to end on a tiny fixture in its official schema, with scripted backends; failures
+(missing column, missing or undecodable video, missing config) are counted, never a crash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _eval_helpers import FIXTURE_BENCHES, make_benchmark_fixture, write_card, write_jsonl
+from videossr.eval.backends import CallableBackend, OracleBackend, RandomBackend
+from videossr.eval.registry import BENCHMARKS
+from videossr.eval.runner import evaluate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data, expected = {}, {}
+    for bench in FIXTURE_BENCHES:
+        path, n = make_benchmark_fixture(bench, root)
+        data[bench], expected[bench] = str(path), n
+    return root, data, expected
+
+
+def test_every_registered_benchmark_has_a_fixture():
+    assert set(FIXTURE_BENCHES) | {"viubench"} == set(BENCHMARKS)
+
+
+def test_oracle_scores_100_everywhere(fixtures, tmp_path):
+    _, data, expected = fixtures
+    res = evaluate(list(FIXTURE_BENCHES), OracleBackend(), tmp_path, data=data, progress=False)
+    assert not res["unavailable"]
+    for bench in FIXTURE_BENCHES:
+        entry = res["results"][bench]
+        spec = BENCHMARKS[bench]
+        fails = 1 if bench == "videommmu" else 0  # its fixture lacks the Comprehension config
+        assert entry["n_items"] == expected[bench] + fails, bench
+        assert entry["n_failed"] == fails, (bench, entry["failure_reasons"])
+        for metric in spec.metrics:
+            want = 100.0 * expected[bench] / (expected[bench] + fails)
+            if bench == "videommmu" or metric not in ("text_score",):
+                assert entry[f"{metric},none"] == pytest.approx(want), (bench, metric)
+        assert res["configs"][bench]["prompt"]
+        assert res["n-samples"][bench]["effective"] == entry["n_items"]
+    assert (
+        "config Comprehension unavailable" in json.dumps(res["results"]["videommmu"]["failure_reasons"])
+        or res["results"]["videommmu"]["n_failed"] == 1
+    )
+    assert (tmp_path / "results.json").exists() and (tmp_path / "chart.png").stat().st_size > 1000
+    lines = (tmp_path / "samples_vcrbench.jsonl").read_text().splitlines()
+    sample = json.loads(lines[0])
+    assert sample["target"] == [3, 1, 2, 4] and sample["parsed"] == [3, 1, 2, 4] and sample["score"] == 1.0
+
+
+def test_wrong_and_garbled_answers_score_zero_and_are_counted(fixtures, tmp_path):
+    _, data, _ = fixtures
+
+    def script(item, settings):
+        return "I am not sure."
+
+    res = evaluate(
+        ["videomme", "charades", "vcrbench"], CallableBackend(script), tmp_path, data=data, progress=False
+    )
+    for bench in ("videomme", "charades", "vcrbench"):
+        entry = res["results"][bench]
+        assert entry["n_unparsed"] == entry["n_items"] and entry[f"{BENCHMARKS[bench].primary},none"] == 0.0
+
+
+def test_prompts_follow_the_paper(fixtures, tmp_path):
+    _, data, _ = fixtures
+    seen = {}
+
+    def script(item, settings):
+        seen[item.bench] = (item.prompt, settings)
+        return "A"
+
+    evaluate(
+        ["videomme", "charades", "vcrbench", "tempcompass"],
+        CallableBackend(script),
+        tmp_path,
+        data=data,
+        progress=False,
+    )
+    assert (
+        seen["videomme"][0]
+        == "<video>\nHow many people appear?\nA. 1.\nB. 2.\nC. 3.\nD. 4.\nAnswer with the option letter directly."
+    )
+    assert seen["charades"][0].startswith(
+        "<video>\nPlease find the visual event described by a sentence in the video"
+    )
+    assert (
+        "Now I will give you the textual sentence: person turn a light on. Please return its start time"
+        in seen["charades"][0]
+    )
+    assert "complete the task: make tea" in seen["vcrbench"][0] and "Correct order:" in seen["vcrbench"][0]
+    assert seen["tempcompass"][0].count("A. left") == 1
+    settings = seen["videomme"][1]
+    assert (settings.frames, settings.fps, settings.max_pixels, settings.sampling) == (
+        32,
+        2.0,
+        512 * 512,
+        "fps",
+    )
+
+
+def test_missing_column_missing_video_and_undecodable_clip_are_failed_items(tmp_path):
+    folder = tmp_path / "videomme"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "broken.mp4").write_bytes(b"not an mp4 at all")
+    rows = [
+        {
+            "videoID": "broken",
+            "question_id": "1",
+            "question": "q?",
+            "options": ["A. a", "B. b"],
+            "answer": "A",
+        },
+        {
+            "videoID": "absent",
+            "question_id": "2",
+            "question": "q?",
+            "options": ["A. a", "B. b"],
+            "answer": "B",
+        },
+        {"videoID": "broken", "question_id": "3", "question": "q?", "answer": "B"},  # no options column value
+    ]
+    write_jsonl(folder / "test.jsonl", rows)
+    write_card(folder, [("default", "test", "test.jsonl")])
+    from videossr.eval.backends import Settings
+    from videossr.eval.media import decode_frames, materialize
+
+    def script(item, settings: Settings):
+        decode_frames(materialize(item.videos[0], settings.cache_dir), max_frames=4)
+        return "A"
+
+    res = evaluate(
+        ["videomme"],
+        CallableBackend(script, needs_video=True),
+        tmp_path / "out",
+        data={"videomme": str(folder)},
+        progress=False,
+    )
+    entry = res["results"]["videomme"]
+    assert entry["n_items"] == 3 and entry["n_failed"] == 3 and entry["accuracy,none"] == 0.0
+    reasons = [
+        json.loads(line).get("reason", "")
+        for line in (tmp_path / "out" / "samples_videomme.jsonl").read_text().splitlines()
+    ]
+    assert any("VideoError: cannot decode broken.mp4" in r for r in reasons)
+    assert any("video not found: absent" in r for r in reasons)
+    assert any("missing column 'options'" in r for r in reasons)
+
+
+def test_resume_and_shards_reuse_cached_answers(fixtures, tmp_path):
+    _, data, _ = fixtures
+    calls = []
+
+    def script(item, settings):
+        calls.append(item.id)
+        return f"({item.answer})"
+
+    backend = CallableBackend(script)
+    for i in range(2):
+        evaluate(["vinoground"], backend, tmp_path, data=data, shard=(i, 2), progress=False)
+    assert sorted(calls) == ["0_neg", "0_pos", "1_neg", "1_pos"]
+    assert (tmp_path / "results.shard-0-of-2.json").exists()
+    res = evaluate(["vinoground"], backend, tmp_path, data=data, progress=False)
+    assert len(calls) == 4  # nothing answered twice
+    assert res["results"]["vinoground"]["text_score,none"] == 100.0
+    res = evaluate(["vinoground"], backend, tmp_path, data=data, frames=16, limit=2, progress=False)
+    assert len(calls) == 6  # other settings -> other cache keys; --limit takes the first items by id
+    assert res["n-samples"]["vinoground"] == {"original": 4, "effective": 2}
+
+
+def test_random_backend_runs_on_every_fixture(fixtures, tmp_path):
+    _, data, _ = fixtures
+    res = evaluate(list(FIXTURE_BENCHES), RandomBackend(seed=3), tmp_path, data=data, progress=False)
+    for bench, entry in res["results"].items():
+        assert entry["n_unparsed"] == 0, bench
+
+
+def test_cli_errors_are_one_line_and_name_the_value(tmp_path):
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "eval/run.py", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+
+    for args, needle in [
+        (["--model", "random", "--benchmarks", "viubench,foo"], "unknown benchmark 'foo'"),
+        (["--model", "random", "--shard", "3/2"], "bad --shard '3/2'"),
+        (["--model", "random", "--frames", "0"], "bad --frames 0"),
+        (["--model", "random", "--data", "nope"], "bad --data 'nope'"),
+        (["--model", "random", "--video-root", str(tmp_path / "missing")], "bad --video-root"),
+    ]:
+        proc = run(*args, "--out", str(tmp_path / "o"))
+        assert proc.returncode == 2, proc.stderr
+        assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    help_text = run("--help").stdout
+    assert "--frames" in help_text and "--shard" in help_text and "oracle" in help_text
+
+
+def test_unavailable_benchmark_is_reported_not_a_crash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = evaluate(["qvhighlights", "charades"], RandomBackend(), tmp_path / "o", progress=False)
+    assert "pass --data qvhighlights=PATH" in res["unavailable"]["qvhighlights"]
+    assert "charades" in res["unavailable"]
+    shutil.rmtree(tmp_path / "o")
