@@ -164,7 +164,20 @@ def main(argv: list[str] | None = None) -> int:
         retries=args.retries,
         progress=not args.no_progress,
     )
-    result = build(recipes, sources, config)
+    try:
+        result = build(recipes, sources, config)
+    except OSError as exc:
+        import errno
+
+        what = (
+            "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or type(exc).__name__)
+        )
+        print(
+            f"error: {what} while writing the build output under {args.out_dir}. Nothing already built is lost: "
+            "free space (or fix the folder) and re-run the same command to resume.",
+            file=sys.stderr,
+        )
+        return 1
 
     problems = 0
     if not args.no_verify:

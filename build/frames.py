@@ -5,7 +5,8 @@ process: a long-lived child (one per builder worker) serves decode requests over
 takes longer than its timeout, or a child that dies, is reported as a :class:`DecodeError` and the child
 is restarted; the build goes on. The child is also recycled every ``RECYCLE_AFTER`` requests to bound leaks.
 
-Frames come out upright (rotation metadata applied), downscaled with the aspect kept to even sizes of at
+Frames come out upright (decord applies the rotation metadata; checked against ffmpeg's autorotate in the
+tests), downscaled with the aspect kept to even sizes of at
 most ``max_pixels`` pixels.
 """
 
@@ -49,19 +50,26 @@ def fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
 # Child side
 
 
-def _decode(req: dict[str, Any], cache: dict[str, Any]) -> np.ndarray:
+def _resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    if frames.shape[1:3] == (height, width):
+        return frames
+    return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in frames])
+
+
+def _decode(req: dict[str, Any], cache: dict[str, Any]) -> tuple[np.ndarray, list[float]]:
     import decord
 
     rotation = int(req.get("rotation", 0)) % 360
     out_w, out_h = int(req["width"]), int(req["height"])
-    # decord decodes before rotation: ask for the pre-rotation size.
-    dec_w, dec_h = (out_h, out_w) if rotation in (90, 270) else (out_w, out_h)
-    key = (req["path"], dec_w, dec_h)
+    # decord applies rotation metadata itself, but its scaler mishandles rotated streams (wrong channel
+    # count), so rotated videos are decoded at full size and resized here; others are scaled by decord.
+    size = {} if rotation else {"width": out_w, "height": out_h}
+    key = (req["path"], out_w, out_h, rotation)
     if cache.get("key") != key:
         cache.clear()
-        cache["reader"] = decord.VideoReader(
-            req["path"], ctx=decord.cpu(0), width=dec_w, height=dec_h, num_threads=1
-        )
+        cache["reader"] = decord.VideoReader(req["path"], ctx=decord.cpu(0), num_threads=1, **size)
         cache["key"] = key
     reader = cache["reader"]
     n = len(reader)
@@ -73,14 +81,18 @@ def _decode(req: dict[str, Any], cache: dict[str, Any]) -> np.ndarray:
     # Decode each distinct index once, in increasing order (decord seeks forward efficiently).
     unique, inverse = np.unique(indices, return_inverse=True)
     frames = reader.get_batch(unique.tolist()).asnumpy()[inverse]
+    # Presentation times (seconds) of the decoded frames: exact even for variable-frame-rate sources.
+    pts = np.asarray(reader.get_frame_timestamp(unique.tolist()), dtype=np.float64).reshape(-1, 2)[:, 0][
+        inverse
+    ]
     reader.seek(0)  # releases decoder buffers (decord issue 197)
-    if rotation == 90:
-        frames = np.rot90(frames, k=-1, axes=(1, 2))
-    elif rotation == 180:
-        frames = frames[:, ::-1, ::-1]
-    elif rotation == 270:
-        frames = np.rot90(frames, k=1, axes=(1, 2))
-    return np.ascontiguousarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise RuntimeError(f"the decoder returned frames of shape {frames.shape}, not RGB")
+    if rotation in (90, 270) and (frames.shape[1] > frames.shape[2]) != (out_h > out_w):
+        raise RuntimeError(f"the decoder did not apply the {rotation} degree rotation metadata")
+    if not size:
+        frames = _resize_frames(np.ascontiguousarray(frames), out_w, out_h)
+    return np.ascontiguousarray(frames, dtype=np.uint8), [float(t) for t in pts]
 
 
 def _count(req: dict[str, Any], cache: dict[str, Any]) -> int:
@@ -101,8 +113,8 @@ def serve() -> None:
                 header: dict[str, Any] = {"ok": True, "count": _count(req, cache)}
                 payload = b""
             else:
-                frames = _decode(req, cache)
-                header = {"ok": True, "shape": list(frames.shape)}
+                frames, pts = _decode(req, cache)
+                header = {"ok": True, "shape": list(frames.shape), "pts": pts}
                 payload = frames.tobytes()
         except Exception as exc:  # report, never die: the parent decides what to do
             cache.clear()
@@ -123,6 +135,7 @@ class FrameSampler:
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
         self.served = 0
+        self.last_pts: np.ndarray | None = None  # presentation times of the last frames_at call
 
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
@@ -223,6 +236,7 @@ class FrameSampler:
         }
         header, payload = self._request(req, timeout)
         frames = np.frombuffer(payload, dtype=np.uint8).reshape(header["shape"])
+        self.last_pts = np.asarray(header.get("pts", []), dtype=np.float64)
         if frames.shape[1:3] != (height, width):
             raise DecodeError(
                 f"decoder delivered {frames.shape[2]}x{frames.shape[1]} frames, not {width}x{height}"
@@ -231,10 +245,12 @@ class FrameSampler:
 
 
 def _scrub_paths(message: str, path: str) -> str:
+    """Decoder errors go into manifests: drop paths and the decoder's wall-clock stamps ([21:24:29])."""
     import re
 
     if path:
         message = message.replace(path, "<source>")
+    message = re.sub(r"\[\d{1,2}:\d{2}:\d{2}\]\s*", "", message)
     return re.sub(r"(/[^\s:'\"]+)+", "<path>", message)
 
 

@@ -16,7 +16,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +115,36 @@ def _video_info(source: Source, max_pixels: int, num_frames: int | None = None) 
     )
 
 
+def _use_presentation_times(sample: Any, indices: np.ndarray, pts: np.ndarray, fps: float) -> None:
+    """Replace the nominal ``index / fps`` frame times by the decoder's presentation times (they differ
+    for variable-frame-rate sources). Frames decoded outside ``indices`` (re-draws) keep nominal times."""
+    lookup = dict(zip(indices.tolist(), pts.tolist()))
+    sample.frame_times = [
+        np.asarray([lookup.get(int(i), t) for i, t in zip(np.rint(times * fps).astype(np.int64), times)])
+        for times in sample.frame_times
+    ]
+
+
+def _maybe_inject_fault() -> None:
+    """Test hook: with VIDEOSSR_FAULT_KILL_ONCE=<file>, the first unit to run SIGKILLs its own worker
+    (the file records that it happened), so tests can prove that a killed worker is retried."""
+    marker = os.environ.get("VIDEOSSR_FAULT_KILL_ONCE")
+    if marker:
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.close(fd)
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def run_unit(unit: Unit) -> dict[str, Any]:
     """Worker side: decode the source once for all its samples, make and render them, write the part."""
     if unit.marker_path.exists() and unit.part_path.exists():
         return json.loads(unit.marker_path.read_text())
+    _maybe_inject_fault()
     sampler = worker_sampler(unit.decode_timeout)
     src = unit.source
     skipped_samples: list[dict[str, Any]] = []
@@ -154,16 +180,21 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                 except SampleRejected as exc:
                     reason = str(exc)
             else:
-                skipped_samples.append({"id": job.sample_id, "spec": job.spec.key, "reason": reason})
+                skipped_samples.append(
+                    {"id": job.sample_id, "spec": job.spec.key, "source": src.id, "reason": reason}
+                )
         # Decode every frame any plan needs, once, in one pass over the file.
         wanted = [
             np.clip(np.rint(p.times * info.fps).astype(np.int64), 0, info.num_frames - 1)
             for _, p, _, _ in planned
         ]
         frames = None
+        pts: np.ndarray | None = None
+        all_idx = np.zeros(0, dtype=np.int64)
         if wanted:
             all_idx = np.unique(np.concatenate(wanted))
             frames = sampler.frames_at(src.path, all_idx, info.width, info.height, src.rotation)
+            pts = sampler.last_pts
         for (job, plan, secondary, attempt), idx in zip(planned, wanted):
             assert frames is not None
             try:
@@ -198,13 +229,22 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                     except SampleRejected as exc2:
                         reason = str(exc2)
                 if sample is None:
-                    skipped_samples.append({"id": job.sample_id, "spec": job.spec.key, "reason": reason})
+                    skipped_samples.append(
+                        {"id": job.sample_id, "spec": job.spec.key, "source": src.id, "reason": reason}
+                    )
                     continue
+            if pts is not None and len(pts) == len(all_idx):
+                _use_presentation_times(sample, all_idx, pts, info.fps)
             rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
     except (DecodeError, FFmpegError) as exc:
         source_error = f"decode failed: {exc}"
         rows = []
-        skipped_samples = [{"id": j.sample_id, "spec": j.spec.key, "reason": source_error} for j in unit.jobs]
+        skipped_samples = [
+            {"id": j.sample_id, "spec": j.spec.key, "source": src.id, "reason": source_error}
+            for j in unit.jobs
+        ]
+    if not rows and source_error is None and skipped_samples:
+        source_error = f"no usable sample: {skipped_samples[0]['reason']}"
 
     rows.sort(key=lambda r: r["id"])
     Path(unit.parts_dir).mkdir(parents=True, exist_ok=True)
@@ -330,6 +370,40 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
     ]
 
 
+def _run_units(client: Any, units: list[Unit], bar: Any, retries: int) -> list[dict[str, Any]]:
+    """Run units on the cluster (skipping finished ones) and return their summaries."""
+    from distributed import as_completed
+
+    summaries = [
+        json.loads(u.marker_path.read_text())
+        for u in units
+        if u.marker_path.exists() and u.part_path.exists()
+    ]
+    todo = [u for u in units if not (u.marker_path.exists() and u.part_path.exists())]
+
+    def count(summary: dict[str, Any]) -> None:
+        bar.update(len(summary["rows"]) + len(summary["skipped_samples"]))
+        bar.set_postfix(done=sum(len(s["rows"]) for s in summaries),
+                        skipped=sum(len(s["skipped_samples"]) for s in summaries))  # fmt: skip
+
+    for summary in list(summaries):
+        count(summary)
+    for fut in as_completed(client.map(run_unit, todo, pure=False, retries=retries)):
+        summaries.append(fut.result())
+        count(summaries[-1])
+        fut.release()
+    return summaries
+
+
+def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) -> list[Unit]:
+    """Give ``jobs`` to ``sources`` round-robin (by sample index) and group them into per-source units."""
+    by_source: dict[str, list[SampleJob]] = {}
+    for k, job in enumerate(sorted(jobs, key=lambda j: j.index)):
+        by_source.setdefault(sources[k % len(sources)].id, []).append(job)
+    lookup = {s.id: s for s in sources}
+    return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
+
+
 def _iter_rows(parts: list[Path], ids: list[str]) -> Iterator[dict[str, Any]]:
     """Rows of all parts in id order, holding at most one part in memory at a time."""
     where: dict[str, Path] = {}
@@ -391,7 +465,6 @@ def build(
     on_progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build every recipe's dataset folder under ``config.out_dir`` (``<out>/<recipe name>``)."""
-    from distributed import as_completed
     from tqdm.auto import tqdm
 
     say = on_progress or (lambda msg: print(msg, flush=True))
@@ -422,27 +495,32 @@ def build(
             out = Path(config.out_dir) / recipe.name
             parts_dir = out / ".work" / "parts"
             units = plan_units(recipe, assignment[recipe.name], config, parts_dir)
-            todo = [u for u in units if not (u.marker_path.exists() and u.part_path.exists())]
-            summaries = [json.loads(u.marker_path.read_text()) for u in units if u not in todo]
-            done_rows = sum(len(s["rows"]) for s in summaries)
-            done_skip = sum(len(s["skipped_samples"]) for s in summaries)
             say(
                 f"[build] {recipe.name}: {recipe.total} samples from {len(assignment[recipe.name])} sources in "
-                f"{len(units)} units ({len(units) - len(todo)} already done)"
+                f"{len(units)} units"
             )
-            bar = tqdm(total=recipe.total, initial=done_rows + done_skip, desc=recipe.name, unit="sample",
-                       disable=not config.progress, dynamic_ncols=True)  # fmt: skip
-            bar.set_postfix(done=done_rows, skipped=done_skip)
-            futures = client.client.map(run_unit, todo, pure=False, retries=config.retries)
-            for fut in as_completed(futures):
-                summary = fut.result()
-                summaries.append(summary)
-                done_rows += len(summary["rows"])
-                done_skip += len(summary["skipped_samples"])
-                bar.update(len(summary["rows"]) + len(summary["skipped_samples"]))
-                bar.set_postfix(done=done_rows, skipped=done_skip)
-                fut.release()
+            bar = tqdm(total=recipe.total, desc=recipe.name, unit="sample", disable=not config.progress,
+                       dynamic_ncols=True)  # fmt: skip
+            summaries = _run_units(client.client, units, bar, config.retries)
+            # Samples whose source turned out undecodable are re-drawn from the sources that worked, so the
+            # recipe's counts hold; the bad source stays reported. Deterministic: the same sources fail.
+            failed = {s["unit"] for s in summaries if s["source_error"]}
+            good = sorted({s["source"] for s in summaries if not s["source_error"]})
+            if failed and good:
+                lookup = {src.id: src for src in assignment[recipe.name]}
+                jobs = [j for u in units if u.key in failed for j in u.jobs]
+                retry_units = regroup_units(jobs, [lookup[g] for g in good], units[0])
+                say(f"[build] {recipe.name}: {len(jobs)} samples of {len(failed)} undecodable sources re-drawn "
+                    f"from {len(good)} good sources")  # fmt: skip
+                bar.total += len(jobs)
+                bar.refresh()
+                summaries += _run_units(client.client, retry_units, bar, config.retries)
+                units = units + retry_units
             bar.close()
+            failed_summaries = [s for s in summaries if s["unit"] in failed and good]
+            summaries = [s for s in summaries if not (s["unit"] in failed and good)]
+            for s in failed_summaries:
+                skipped.append(Skipped(s["source"], s["source_error"]))
             summaries.sort(key=lambda s: s["unit"])
             ids = [rid for s in summaries for rid in s["rows"]]
             skipped_samples = sorted(

@@ -96,7 +96,7 @@ def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeResult:
         ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-show_entries",
         "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,pix_fmt"
         ":stream_side_data=rotation:stream_tags=rotate:format=duration",
-        "-of", "json", "--", str(path),
+        "-of", "json", os.path.abspath(path),  # absolute: a name starting with '-' is not an option
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)

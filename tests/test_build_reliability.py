@@ -1,0 +1,275 @@
+"""Bad inputs, faults and leaks (issue 7, build side): nothing lost, nothing silent, nothing leaked."""
+
+from __future__ import annotations
+
+import errno
+import getpass
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _build_helpers import small_recipe, tree_digest
+from _reliability_helpers import EXPECTED, make_messy_corpus
+from videossr.build import repo as repo_mod
+from videossr.build.frames import DecodeError, FrameSampler
+from videossr.build.pipeline import BuildConfig, build
+from videossr.build.recipes import load_recipe
+from videossr.build.render import probe
+from videossr.build.repo import iter_repo_rows
+from videossr.build.sources import discover, source_id
+from videossr.build.synthetic import make_synthetic_video
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_messy_corpus(tmp_path_factory.mktemp("messy"))
+
+
+@pytest.fixture(scope="module")
+def messy_build(messy: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("messy_out")
+    recipe = load_recipe("videossr-30k").scaled(36)
+    result = build([recipe], [messy], BuildConfig(out_dir=out, seed=3, workers=2, progress=False, decode_timeout=60),
+                   on_progress=lambda m: None)  # fmt: skip
+    return out / "videossr-30k", result
+
+
+def test_every_bad_input_is_skipped_with_a_reason_and_every_good_one_used(messy_build, messy):
+    folder, result = messy_build
+    manifest = json.loads((folder / "build_manifest.json").read_text())
+    used = set(manifest["sources"])
+    skipped = {s["source"]: s["reason"] for s in manifest["skipped_sources"]}
+    assert result.datasets[0].built == 36 and not manifest["skipped_samples"]
+    for sid, expected in EXPECTED.items():
+        if sid in ("dupes/copy_of_good", "good/a"):
+            continue
+        if expected == "used":
+            assert sid in used, f"{sid} should yield samples; skipped because: {skipped.get(sid)}"
+        elif expected == "skipped":
+            assert sid in skipped and sid not in used, sid
+            assert len(skipped[sid]) > 5
+        else:
+            assert (sid in used) != (sid in skipped), f"{sid} must be either used or reported"
+    # The same content twice: used once, the other reported as a duplicate.
+    pair = {"dupes/copy_of_good", "good/a"}
+    assert len(pair & used) == 1
+    (dupe,) = pair - used
+    assert skipped[dupe].startswith("duplicate content of")
+    assert "symlink loop" in skipped["loop/back_to_root"]
+    assert "no video stream" in skipped["bad/audio_only"]
+    assert "empty file" in skipped["bad/zero"]
+    assert "too short" in skipped["bad/one_frame"] and "too short" in skipped["bad/short"]
+    # Nothing discovered is unaccounted for.
+    pairs, listing_skips = discover([messy])
+    assert {sid for sid, _ in pairs} | {s.source for s in listing_skips} == used | set(skipped)
+
+
+def test_nothing_private_leaks_into_published_files(messy_build, messy):
+    folder, _ = messy_build
+    secrets = [str(messy), str(Path.home()), socket.gethostname(), getpass.getuser() + "/"]
+    texts = [(folder / "README.md").read_text(), (folder / "build_manifest.json").read_text()]
+    for row in iter_repo_rows(folder):
+        texts += [
+            row["id"],
+            row["source"],
+            row["question"],
+            row["params"],
+            *[v["path"] for v in row["videos"]],
+        ]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+        assert not text.startswith("/")
+    manifest = json.loads((folder / "build_manifest.json").read_text())
+    for s in manifest["skipped_sources"]:
+        assert "/tmp" not in s["reason"] and not s["source"].startswith("/")
+        assert not re.search(r"\d{1,2}:\d{2}:\d{2}", s["reason"])  # no wall-clock stamps: deterministic
+
+
+def test_rotated_phone_video_frames_come_out_upright(messy):
+    path = messy / "odd/rotated_phone.mp4"
+    info = probe(path)
+    assert info.rotation in (90, 270)
+    w, h = info.height, info.width  # display size
+    ref = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:1",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    upright = np.frombuffer(ref, np.uint8).reshape(h, w, 3)
+    sampler = FrameSampler()
+    try:
+        frame = sampler.frames_at(str(path), [0], w, h, info.rotation)[0]
+    finally:
+        sampler.close()
+    assert frame.shape == upright.shape
+    assert np.abs(frame.astype(int) - upright).mean() < 2.0
+
+
+def test_vfr_frame_times_are_presentation_times(messy_build):
+    folder, _ = messy_build
+    rows = [r for r in iter_repo_rows(folder, ["source", "frame_times"]) if r["source"] == "odd/vfr"]
+    assert rows
+    diffs = np.round(np.diff(np.concatenate([np.asarray(t) for t in rows[0]["frame_times"]])), 3)
+    # The source runs at 24 fps for 3 s, then 12 fps: both spacings show up in the real timestamps.
+    assert len({d for d in diffs if d > 0}) >= 2
+
+
+def test_decoder_hang_is_cut_by_the_timeout_and_the_sampler_recovers(tmp_path):
+    fifo = tmp_path / "hang.mp4"
+    os.mkfifo(fifo)  # opening a FIFO with no writer blocks forever inside the decoder
+    sampler = FrameSampler(timeout=3)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(DecodeError, match="timed out"):
+            sampler.count_frames(str(fifo))
+        assert time.monotonic() - t0 < 20
+        good = make_synthetic_video(tmp_path / "ok.mp4", "testsrc2", width=64, height=48, duration=2)
+        assert sampler.count_frames(str(good)) == 48
+    finally:
+        sampler.close()
+
+
+def test_unreadable_file_is_skipped_with_a_permission_reason(tmp_path):
+    folder = tmp_path / "perm"
+    folder.mkdir()
+    video = make_synthetic_video(folder / "locked.mp4", "testsrc2", width=64, height=48, duration=3)
+    video.chmod(0)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(folder, 0o755)
+    code = (
+        "import os, sys\n"
+        "from videossr.build.sources import probe_source\n"  # import first: the stdlib may be root-only
+        "if os.getuid() == 0:\n"
+        "    os.setgid(65534); os.setuid(65534)\n"
+        f"print(probe_source('locked', {str(video)!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Skipped" in out.stdout and ("not readable" in out.stdout or "Permission denied" in out.stdout)
+
+
+def test_source_ids_never_escape_their_root(tmp_path):
+    with pytest.raises(ValueError):
+        source_id(Path("/data/videos/../secret.mp4"), Path("/data/videos"))
+    inside = make_synthetic_video(tmp_path / "lists/clips/a.mp4", "testsrc2", width=64, height=48, duration=3)
+    outside = make_synthetic_video(tmp_path / "elsewhere/b.mp4", "testsrc2", width=64, height=48, duration=3)
+    listing = tmp_path / "lists/sources.txt"
+    listing.write_text(f"clips/a.mp4\n../elsewhere/b.mp4\n{outside}\nmissing.mp4\n")
+    pairs, skipped = discover([listing])
+    ids = [sid for sid, _ in pairs]
+    assert "clips/a" in ids
+    assert all(not sid.startswith("/") and ".." not in sid.split("/") for sid in ids)
+    assert next(s.reason for s in skipped if "missing" in s.source).startswith("listed in sources.txt:4")
+    assert inside.exists()
+
+
+def _mini_corpus(root: Path) -> Path:
+    make_synthetic_video(root / "a.mp4", "testsrc2", width=128, height=96, fps=24, duration=8)
+    make_synthetic_video(root / "b.mp4", "plasma", width=96, height=128, fps=24, duration=8)
+    return root
+
+
+def test_killed_worker_is_retried_and_the_build_completes(tmp_path, monkeypatch):
+    corpus = _mini_corpus(tmp_path / "corpus")
+    recipe = small_recipe("mini").scaled(6)
+    cfg = dict(seed=1, workers=2, progress=False)
+    build([recipe], [corpus], BuildConfig(out_dir=tmp_path / "ref", **cfg), on_progress=lambda m: None)
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("VIDEOSSR_FAULT_KILL_ONCE", str(marker))
+    result = build(
+        [recipe], [corpus], BuildConfig(out_dir=tmp_path / "out", **cfg), on_progress=lambda m: None
+    )
+    assert marker.exists(), "the fault was not injected"
+    assert result.datasets[0].built == 6
+    assert tree_digest(tmp_path / "out" / "mini") == tree_digest(tmp_path / "ref" / "mini")
+
+
+def _cli(out: Path, corpus: Path) -> list[str]:
+    return [sys.executable, str(REPO / "build" / "run.py"), "--sources", str(corpus), "--datasets", "videossr-30k",
+            "--num-samples", "8", "--out-dir", str(out), "--workers", "2", "--no-progress", "--no-verify"]  # fmt: skip
+
+
+def test_build_killed_at_random_points_then_rerun_is_byte_identical(tmp_path):
+    corpus = _mini_corpus(tmp_path / "corpus")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    ref = subprocess.run(_cli(tmp_path / "ref", corpus), capture_output=True, text=True, timeout=600, env=env)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    reference = tree_digest(tmp_path / "ref" / "videossr-30k")
+    out = tmp_path / "out"
+    rng = np.random.default_rng(0)
+    for delay in sorted(rng.uniform(2.0, 9.0, size=2)):
+        proc = subprocess.Popen(_cli(out, corpus), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, env=env)  # fmt: skip
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    final = subprocess.run(_cli(out, corpus), capture_output=True, text=True, timeout=600, env=env)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert tree_digest(out / "videossr-30k") == reference
+    leftovers = [
+        p for p in (out / "videossr-30k").rglob("*") if ".tmp-" in p.name or p.name.startswith(".staging-")
+    ]
+    assert leftovers == [] or all(".work" in p.parts for p in leftovers)
+
+
+def test_write_error_stops_cleanly_and_keeps_what_was_built(tmp_path, monkeypatch):
+    corpus = _mini_corpus(tmp_path / "corpus")
+    recipe = small_recipe("mini").scaled(3)
+    build(
+        [recipe],
+        [corpus],
+        BuildConfig(out_dir=tmp_path, seed=2, workers=1, progress=False),
+        on_progress=lambda m: None,
+    )
+    folder = tmp_path / "mini"
+    before = tree_digest(folder)
+    rows = sorted(iter_repo_rows(folder), key=lambda r: r["id"])
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(repo_mod.pq.ParquetWriter, "write_table", disk_full)
+    with pytest.raises(OSError) as info:
+        repo_mod.write_shards(iter(rows), folder)
+    assert info.value.errno == errno.ENOSPC
+    assert tree_digest(folder) == before
+    assert not list(folder.glob(".staging-*")) and not list(folder.glob(".old-data-*"))
+
+
+def test_cli_reports_disk_full_in_one_clear_line(tmp_path, monkeypatch, capsys):
+    from videossr.build import cli, pipeline
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "build", disk_full)
+    code = cli.main(["--sources", str(tmp_path), "--out-dir", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no space left on device" in err and "re-run the same command" in err
+    assert "Traceback" not in err
