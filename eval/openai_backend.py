@@ -101,7 +101,8 @@ class OpenAIBackend(Backend):
                     break
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 last = OpenAIError(f"cannot reach {self.url}: {getattr(exc, 'reason', exc)}")
-            time.sleep(min(2**attempt, 8) * 0.5)
+            if attempt + 1 < self.retries:
+                time.sleep(min(2**attempt, 8) * 0.5)
         raise last or OpenAIError("request failed")
 
     def generate(self, item: Item, settings: Settings) -> str:
