@@ -142,12 +142,13 @@ def test_reordered_frame_times_differ_exactly_on_the_answer_interval(rows, subty
     params = json.loads(row["params"])
     grid = np.asarray(params["source_indices"]) / params["source_fps"]
     times = np.asarray(row["frame_times"][0])
-    moved = [int(i) for i in np.nonzero(np.abs(times - grid) > 1e-9)[0]]
+    # frame_times are the decoder's presentation times: equal to index / fps up to timebase rounding
+    moved = [int(i) for i in np.nonzero(np.abs(times - grid) > 1e-3)[0]]
     span = _answer_frames(row)
     assert moved[0] == span[0] and moved[-1] == span[-1]
     assert set(moved) <= set(span)
     if subtype == "Shuffle":
-        assert moved == span and sorted(times[span]) == sorted(grid[span])
+        assert moved == span and np.allclose(sorted(times[span]), sorted(grid[span]), atol=1e-3)
 
 
 @pytest.mark.parametrize("subtype", ["Slow", "Fast"])
@@ -159,9 +160,9 @@ def test_speed_changes_only_the_segment_spacing(rows, subtype):
     inside = np.zeros(len(diffs), dtype=bool)
     inside[span[0] : span[-1]] = True  # diffs between consecutive segment frames
     step = 1.0 / row["fps"][0]
-    assert np.allclose(diffs[~inside], step)
+    assert np.allclose(diffs[~inside], step, atol=1e-3)
     expected = step * params["speed_factor"]
-    assert np.allclose(diffs[inside], expected)
+    assert np.allclose(diffs[inside], expected, atol=1e-3)
     assert (expected < step) if subtype == "Slow" else (expected > step)
 
 
