@@ -1,0 +1,174 @@
+"""The build CLI, recipes, the source split and Hub publishing (call contract, offline)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from videossr.build import cli
+from videossr.build.frames import fit_size
+from videossr.build.pipeline import split_sources
+from videossr.build.publish import IGNORE, push_folder, repo_ids
+from videossr.build.recipes import MixEntry, Recipe, load_recipe, videossr_30k, viubench
+from videossr.build.sources import Source
+from videossr.tasks import TaskSpec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "build" / "run.py"), *args], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+def test_help_documents_every_option():
+    out = _run("--help")
+    assert out.returncode == 0
+    for action in cli.parser()._actions:
+        for flag in action.option_strings:
+            assert flag in out.stdout
+    assert "examples:" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--crf", "40"], "--crf"),
+        (["--datasets", "nope"], "--datasets"),
+        (["--num-samples", "lots"], "--num-samples"),
+        (["--num-samples", "viubench=3", "--datasets", "videossr-30k"], "--num-samples"),
+        (["--max-pixels", "big"], "--max-pixels"),
+        (["--workers", "0"], "--workers"),
+        (["--sources", "/definitely/not/here"], "--sources"),
+        (["--recipe", "missing.yaml"], "--recipe"),
+        (["--decode-timeout", "-1"], "--decode-timeout"),
+    ],
+)
+def test_bad_option_values_get_a_one_line_error_naming_the_option(args, needle):
+    out = _run(*args)
+    assert out.returncode == 2
+    error_lines = [line for line in out.stderr.splitlines() if line.startswith("python build/run.py: error:")]
+    assert len(error_lines) == 1 and needle in error_lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_paper_recipes_have_the_paper_mixes():
+    r30 = videossr_30k()
+    assert r30.total == 30000 and r30.max_pixels == 256 * 256
+    counts = {e.spec.key: e.count for e in r30.mix}
+    assert counts == {
+        "grounding/ChannelSwap": 3000, "grounding/Rotate180": 3000, "grounding/ZoomOut": 3000,
+        "grounding/Mirror": 3000, "jigsaw/easy": 12000, "counting/easy": 6000,
+    }  # fmt: skip
+    vb = viubench()
+    assert vb.total == 2700 and vb.max_pixels == 512 * 512 and len(vb.mix) == 9
+    assert all(e.count == 300 for e in vb.mix)
+
+
+def test_scaling_keeps_proportions_and_exact_totals():
+    for n in (1, 7, 100, 2999, 30000, 45000):
+        scaled = videossr_30k().scaled(n)
+        assert scaled.total == n
+        for e, base in zip(scaled.mix, videossr_30k().mix):
+            assert abs(e.count - base.count * n / 30000) < 1
+    assert [e.count for e in videossr_30k().scaled(100).mix] == [10, 10, 10, 10, 40, 20]
+
+
+def test_expand_interleaves_so_any_prefix_keeps_the_mix():
+    specs = viubench().scaled(90).expand()
+    assert len(specs) == 90
+    first = [s.key for s in specs[:9]]
+    assert len(set(first)) == 9
+
+
+def test_yaml_recipe_sets_any_mix_and_parameters(tmp_path):
+    path = tmp_path / "mix.yaml"
+    path.write_text(
+        "name: my-mix\nmax_pixels: 20000\nmix:\n"
+        "  - {task: grounding, subtype: Noise, count: 5, params: {min_segment: 4, max_segment: 6}}\n"
+        "  - {task: jigsaw, subtype: custom, count: 2, params: {num_clips: 4}}\n"
+        "  - {task: counting, subtype: hard, count: 3}\n"
+    )
+    r = load_recipe(str(path))
+    assert r.name == "my-mix" and r.total == 10 and r.max_pixels == 20000
+    assert r.mix[0].spec.config().max_segment == 6 and r.mix[1].spec.config().num_clips == 4
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mix:\n  - {task: grounding, subtype: Sparkles, count: 1}\n")
+    with pytest.raises(ValueError, match="Sparkles"):
+        load_recipe(str(bad))
+
+
+def _source(sid: str) -> Source:
+    return Source(sid, f"/x/{sid}.mp4", 10.0, 24.0, 240, 64, 48, 0, "h264", sid)
+
+
+def test_split_is_stable_proportional_and_disjoint():
+    recipes = [videossr_30k().scaled(900), viubench().scaled(100)]
+    sources = [_source(f"v{i:04d}") for i in range(2000)]
+    split = split_sources(sources, recipes)
+    a, b = set(s.id for s in split["videossr-30k"]), set(s.id for s in split["viubench"])
+    assert not a & b and len(a | b) == 2000
+    assert 0.07 < len(b) / 2000 < 0.13
+    # Adding sources never moves an existing one to the other dataset.
+    more = split_sources([*sources, *(_source(f"w{i}") for i in range(500))], recipes)
+    assert a <= {s.id for s in more["videossr-30k"]} and b <= {s.id for s in more["viubench"]}
+
+
+def test_small_corpora_still_give_every_dataset_a_source():
+    recipes = [
+        Recipe("a", (MixEntry(TaskSpec("jigsaw", "easy"), 9),)),
+        Recipe("b", (MixEntry(TaskSpec("jigsaw", "easy"), 1),)),
+    ]
+    split = split_sources([_source("x"), _source("y"), _source("z")], recipes)
+    assert split["a"] and split["b"]
+
+
+def test_fit_size_keeps_aspect_even_and_under_budget():
+    for w, h in [(1920, 1080), (641, 359), (3840, 2160), (100, 1000), (16, 16), (255, 257)]:
+        for budget in (256 * 256, 512 * 512):
+            fw, fh = fit_size(w, h, budget)
+            assert fw % 2 == 0 and fh % 2 == 0 and fw * fh <= budget
+            assert fw <= w and fh <= h
+            assert abs(fw / fh - w / h) / (w / h) < 0.1
+
+
+def test_push_creates_the_dataset_repo_and_uploads_resumably(tmp_path, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    api = mock.MagicMock()
+    api.upload_large_folder.side_effect = [ConnectionError("reset by peer"), None]
+    url = push_folder(tmp_path, "someone/videossr-30k", private=True, api=api)
+    assert url == "https://huggingface.co/datasets/someone/videossr-30k"
+    api.create_repo.assert_called_once_with(
+        "someone/videossr-30k", repo_type="dataset", private=True, exist_ok=True
+    )
+    assert api.upload_large_folder.call_count == 2  # the interrupted upload was retried (it resumes itself)
+    kwargs = api.upload_large_folder.call_args.kwargs
+    assert kwargs["repo_type"] == "dataset" and kwargs["folder_path"] == str(tmp_path)
+    assert kwargs["repo_id"] == "someone/videossr-30k" and ".work/**" in kwargs["ignore_patterns"]
+    assert ".work/**" in IGNORE
+
+
+def test_push_never_prints_the_token(tmp_path, monkeypatch, capsys):
+    token = "hf_" + "A" * 34
+    monkeypatch.setenv("HF_TOKEN", token)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    api = mock.MagicMock()
+    api.upload_large_folder.side_effect = RuntimeError(f"401 Unauthorized for token {token}")
+    with pytest.raises(RuntimeError) as info:
+        push_folder(tmp_path, "someone/x", api=api, retries=2)
+    assert token not in str(info.value)
+    captured = capsys.readouterr()
+    assert token not in captured.out and token not in captured.err
+
+
+def test_repo_ids_for_namespaces_and_full_ids():
+    assert repo_ids(["videossr-30k", "viubench"], "me") == {
+        "videossr-30k": "me/videossr-30k",
+        "viubench": "me/viubench",
+    }
+    assert repo_ids(["viubench"], "me/my-bench") == {"viubench": "me/my-bench"}
+    with pytest.raises(ValueError):
+        repo_ids(["videossr-30k", "viubench"], "me/one-repo")
