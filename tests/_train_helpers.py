@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -61,3 +62,59 @@ def write_small_dataset(out_dir: str | Path, n: int = 10, seed: int = 0) -> Path
 
     write_samples_repo(make_samples(n, seed), out_dir, dataset_name="videossr-test")
     return Path(out_dir)
+
+
+# ------------------------------------------------------------------------------------------- cached builds
+# Built once per test process (pytest runs every module in one process) under one temporary folder.
+
+_ROOT: Path | None = None
+
+
+def scratch_root() -> Path:
+    global _ROOT
+    if _ROOT is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _ROOT = Path(tempfile.mkdtemp(prefix="videossr-train-tests-"))
+        atexit.register(shutil.rmtree, _ROOT, True)
+    return _ROOT
+
+
+@functools.cache
+def tiny_model(kind: str) -> str:
+    from videossr.train.tiny import make_tiny_vlm
+
+    return str(make_tiny_vlm(kind, scratch_root() / f"tiny-{kind}"))
+
+
+@functools.cache
+def small_dataset(n: int = 10) -> str:
+    return str(write_small_dataset(scratch_root() / f"dataset-{n}", n=n))
+
+
+def train_config(kind: str, out: str | Path, **overrides):
+    """A small-preset TrainConfig for a tiny model on the small dataset (4 prompts x 2 answers per step)."""
+    from videossr.train.config import resolve
+
+    values = {
+        "dataset": small_dataset(),
+        "model": tiny_model(kind),
+        "output_dir": str(out),
+        "global_batch": 4,
+        "num_generations": 2,
+        "per_device_batch": 4,
+        "max_completion_length": 8,
+        "max_steps": 2,
+        "max_pixels": WIDTH * HEIGHT,
+        "save_steps": 1000,
+        "gradient_checkpointing": False,
+    }
+    values.update(overrides)
+    return resolve("small", values)
+
+
+def varied_reward(completion_ids, **_):
+    """A reward that varies within every group (so advantages, hence gradients, are non-zero)."""
+    return [(sum(ids) % 7) / 6.0 for ids in completion_ids]

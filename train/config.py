@@ -196,6 +196,17 @@ def batch_layout(cfg: TrainConfig, world_size: int) -> dict[str, int]:
     }
 
 
+def _checkpointing_field() -> str:
+    """``activation_checkpointing`` (transformers >= 5.2x) or the older ``gradient_checkpointing``."""
+    from trl import GRPOConfig
+
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in GRPOConfig.__dataclass_fields__
+        else ("gradient_checkpointing")
+    )
+
+
 def grpo_kwargs(cfg: TrainConfig, *, world_size: int, cuda: bool, bf16_ok: bool) -> dict[str, Any]:
     """Keyword arguments for ``trl.GRPOConfig`` (without the processor/generation kwargs added by the CLI)."""
     bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and bf16_ok)
@@ -217,7 +228,7 @@ def grpo_kwargs(cfg: TrainConfig, *, world_size: int, cuda: bool, bf16_ok: bool)
         "lr_scheduler_type": cfg.lr_scheduler_type,
         "warmup_steps": cfg.warmup_steps,
         "seed": cfg.seed,
-        "gradient_checkpointing": cfg.gradient_checkpointing,
+        _checkpointing_field(): cfg.gradient_checkpointing,
         "bf16": bf16,
         "use_cpu": not cuda,
         "logging_steps": cfg.logging_steps,

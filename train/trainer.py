@@ -39,21 +39,35 @@ HOOKED_METHODS: tuple[str, ...] = (
     "_compute_loss",
     "_get_per_token_logps_and_entropies",
 )
-# sha256 of inspect.getsource(GRPOTrainer.<method>) in trl 1.16.0 (the code these wrappers rely on).
+# sha256 of inspect.getsource(...) in trl 1.16.0: the methods wrapped here, and the TRL code the wrappers rely on
+# (``_prepare_inputs`` shuffles/splits the list ``video_inputs`` with the batch; ``_generate`` calls
+# ``_tokenize_prompts`` once per generation batch). tests/test_train_trl_pin.py compares them.
 HOOKED_SOURCE_SHA256: dict[str, str] = {
-    "_tokenize_prompts": "",
-    "_generate_and_score_completions": "",
-    "_compute_loss": "",
-    "_get_per_token_logps_and_entropies": "",
+    "GRPOTrainer._tokenize_prompts": "d2d27f7c9bfda85f1c3225785fa2f09466c428803be6afa8a6c46290f7171a15",
+    "GRPOTrainer._generate_and_score_completions": "1fa48922792dcd5c72da155cfe99db477771a7c61cde15519fe8c86d0cdc0b65",
+    "GRPOTrainer._compute_loss": "80295546bbdbf6f711acce7f6e69b0100ab40aa8f23ed8052cc564ff024e3e40",
+    "GRPOTrainer._get_per_token_logps_and_entropies": "ea73c3909275851d0cd664b1e7694905fdcd9c285e848ae923d7402234f2edce",
+    "GRPOTrainer._prepare_inputs": "f824e7fb0714795697c9b4d574de1e139dd5f4404c2554e92cf1db7f60fa6c96",
+    "GRPOTrainer._generate": "2a27fdf8f5e6f3562508eec3efb9e9dade2e0bf810de5031cdfab429d0a048f2",
+    "utils.split_tensor_dict": "b61a5760a03e95dbceddcc1e8e78c3db6d9303f01c0b1ced19b745271e56d079",
+    "utils.shuffle_sequence_dict": "bab038755e57ed2b537885296273850223db4d14c728fc2f6e4b1216eb5a9f30",
 }
+
+
+def hooked_source_sha256() -> dict[str, str]:
+    """The current sha256 of every entry of :data:`HOOKED_SOURCE_SHA256` (same keys)."""
+    from trl.trainer import utils
+
+    out = {}
+    for key in HOOKED_SOURCE_SHA256:
+        owner, name = key.split(".", 1)
+        obj = getattr(GRPOTrainer if owner == "GRPOTrainer" else utils, name)
+        out[key] = hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()
+    return out
 
 
 class TRLVersionError(RuntimeError):
     pass
-
-
-def method_source_sha256(name: str, cls: type = GRPOTrainer) -> str:
-    return hashlib.sha256(inspect.getsource(getattr(cls, name)).encode()).hexdigest()
 
 
 def check_trl(allow_mismatch: bool | None = None) -> None:

@@ -1,0 +1,229 @@
+"""The video reaches the GRPO loss: tiny Qwen2.5-VL and Qwen3-VL trained on a small dataset written by build/.
+
+- every gradient-carrying forward (and every reference-model forward) gets each row's pixel_values_videos /
+  video_grid_thw, and they equal what the processor gives for that row's clips on its own;
+- changing one row's clip pixels changes that row's per-token log-probs in the loss, and only that row's;
+- gradients reach the vision tower (and do not with the stock GRPOTrainer: the test has teeth);
+- with num_iterations=2 the first loss pass reproduces the old log-probs.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from _train_helpers import small_dataset, train_config, varied_reward
+from transformers import TrainerCallback
+from videossr.train.cli import build_trainer
+from videossr.train.data import VideoOptions, load_train_dataset, prepare_dataset, processor_kwargs
+from videossr.train.passrate import chat_inputs
+
+pytestmark = pytest.mark.slow
+
+KINDS = ("qwen2_5_vl", "qwen3_vl")
+
+
+class Recorder:
+    """Forward pre-hooks on the policy's and reference model's inner model (kwargs and grad mode)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def hook(self, which: str):
+        def pre_hook(module, args, kwargs):
+            rec = {"which": which, "grad": torch.is_grad_enabled()}
+            for k in ("input_ids", "attention_mask", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts",
+                      "mm_token_type_ids"):  # fmt: skip
+                v = kwargs.get(k)
+                rec[k] = v.detach().cpu().clone() if isinstance(v, torch.Tensor) else None
+            self.calls.append(rec)
+
+        return pre_hook
+
+
+class VisionGrad(TrainerCallback):
+    def __init__(self, visual) -> None:
+        self.visual = visual
+        self.steps: list[tuple[int, int]] = []  # (params with non-zero grad, params)
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        params = [p for p in self.visual.parameters() if p.requires_grad]
+        nonzero = sum(1 for p in params if p.grad is not None and float(p.grad.abs().sum()) > 0)
+        self.steps.append((nonzero, len(params)))
+
+
+def run_training(kind, out, trainer_cls=None, **overrides):
+    cfg = train_config(kind, out, **overrides)
+    trainer = build_trainer(cfg, reward_funcs=[varied_reward])
+    if trainer_cls is not None:  # the stock trainer with the very same arguments
+        trainer.__class__ = trainer_cls
+    rec = Recorder()
+    trainer.model.model.register_forward_pre_hook(rec.hook("policy"), with_kwargs=True)
+    if trainer.ref_model is not None:
+        trainer.ref_model.model.register_forward_pre_hook(rec.hook("ref"), with_kwargs=True)
+    grads = VisionGrad(trainer.model.model.visual)
+    trainer.add_callback(grads)
+    trainer.train()
+    return trainer, rec, grads
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def trained(request, tmp_path_factory):
+    kind = request.param
+    trainer, rec, grads = run_training(
+        kind, tmp_path_factory.mktemp(kind), beta=0.04, max_steps=2, grpo_args={"num_iterations": 2}
+    )
+    return kind, trainer, rec, grads
+
+
+@pytest.fixture(scope="module")
+def reference_rows():
+    """Each dataset row processed on its own: prompt ids and video tensors, independent of the trainer."""
+    out = {}
+    for kind in KINDS:
+        from _train_helpers import tiny_model
+        from transformers import AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(tiny_model(kind))
+        options = VideoOptions(max_pixels=64 * 48)
+        ds = prepare_dataset(load_train_dataset(small_dataset()), options)
+        rows = []
+        for i in range(len(ds)):
+            row = ds[i]
+            enc = chat_inputs(processor, row["prompt"], processor_kwargs(processor, options))
+            n_clips = sum(1 for m in row["prompt"] for p in m["content"] if p["type"] == "video")
+            rows.append({"id": row["id"], "ids": enc["input_ids"][0], "n": n_clips, "enc": enc})
+        out[kind] = rows
+    return out
+
+
+def _candidates(ids: torch.Tensor, refs: list[dict]) -> list[dict]:
+    """Dataset rows whose prompt ids start this batch row (several when two rows have the same question)."""
+    hits = [r for r in refs if len(r["ids"]) <= len(ids) and torch.equal(ids[: len(r["ids"])], r["ids"])]
+    assert hits, "batch row matches no dataset prompt"
+    return hits
+
+
+def _same_video(ref: dict, grid: torch.Tensor, pv: torch.Tensor, spg, v0: int, p0: int) -> bool:
+    enc, n = ref["enc"], ref["n"]
+    if v0 + n > grid.shape[0] or not torch.equal(grid[v0 : v0 + n], enc["video_grid_thw"]):
+        return False
+    rows = int(enc["video_grid_thw"].prod(-1).sum())
+    if not torch.equal(pv[p0 : p0 + rows], enc["pixel_values_videos"]):
+        return False
+    return spg is None or torch.allclose(spg[v0 : v0 + n], enc["second_per_grid_ts"])
+
+
+def test_every_loss_forward_carries_each_rows_video(trained, reference_rows):
+    kind, _, rec, _ = trained
+    refs = reference_rows[kind]
+    loss_calls = [c for c in rec.calls if c["grad"] or c["which"] == "ref"]
+    grad_calls = [c for c in rec.calls if c["grad"]]
+    assert len(grad_calls) >= 4, "expected 2 steps x 2 micro-batches x 2 iterations of gradient forwards"
+    assert any(c["which"] == "ref" for c in loss_calls), "the reference model (beta > 0) was never called"
+    for call in loss_calls:
+        for key in ("pixel_values_videos", "video_grid_thw", "mm_token_type_ids"):
+            assert call[key] is not None, f"{call['which']} forward (grad={call['grad']}) without {key}"
+        if kind == "qwen2_5_vl":
+            assert call["second_per_grid_ts"] is not None
+        pv, grid = call["pixel_values_videos"], call["video_grid_thw"]
+        assert pv.shape[0] == int(grid.prod(-1).sum())
+        v0 = p0 = 0
+        for b in range(call["input_ids"].shape[0]):
+            ids = call["input_ids"][b][call["attention_mask"][b].bool()]
+            spg = call["second_per_grid_ts"] if kind == "qwen2_5_vl" else None
+            matches = [r for r in _candidates(ids, refs) if _same_video(r, grid, pv, spg, v0, p0)]
+            assert matches, (
+                f"{call['which']} forward, row {b}: its video tensors are not those of its own clips"
+            )
+            n = matches[0]["n"]
+            rows = int(grid[v0 : v0 + n].prod(-1).sum())
+            # mm_token_type_ids mark exactly this row's video tokens
+            mm = call["mm_token_type_ids"][b][call["attention_mask"][b].bool()]
+            assert int((mm == 2).sum()) == rows // 4
+            v0, p0 = v0 + n, p0 + rows
+        assert v0 == grid.shape[0] and p0 == pv.shape[0]
+
+
+def test_gradients_reach_the_vision_tower(trained):
+    _, _, _, grads = trained
+    assert grads.steps, "no optimizer step"
+    for nonzero, total in grads.steps:
+        assert nonzero == total, f"only {nonzero}/{total} vision parameters got a gradient"
+
+
+def test_changing_one_rows_pixels_changes_only_that_rows_logps(trained):
+    kind, trainer, _, _ = trained
+    inputs = trainer._buffered_inputs[0]
+    rows = inputs["video_inputs"]
+    assert len(rows) == inputs["prompt_ids"].shape[0]
+    captured = []
+    original = trainer._get_per_token_logps_and_entropies
+
+    def capture(*args, **kwargs):
+        out = original(*args, **kwargs)
+        captured.append(out[0].detach().clone())
+        return out
+
+    trainer._get_per_token_logps_and_entropies = capture
+    try:
+        with torch.no_grad():
+            trainer._compute_loss(trainer.model, inputs)
+            base = captured[-1]
+            mask = inputs["completion_mask"].bool()
+            for j in range(len(rows)):
+                changed = copy.copy(inputs)
+                new_rows = list(rows)
+                new_rows[j] = dict(rows[j])
+                gen = torch.Generator().manual_seed(j)
+                new_rows[j]["pixel_values_videos"] = torch.randn(
+                    rows[j]["pixel_values_videos"].shape, generator=gen
+                )
+                changed["video_inputs"] = new_rows
+                trainer._compute_loss(trainer.model, changed)
+                after = captured[-1]
+                delta = (after - base).abs() * mask
+                assert float(delta[j].max()) > 1e-5, f"{kind}: row {j}'s pixels do not change its log-probs"
+                others = [i for i in range(len(rows)) if i != j]
+                assert float(delta[others].max()) < 1e-6, f"{kind}: row {j}'s pixels changed another row"
+    finally:
+        del trainer._get_per_token_logps_and_entropies
+
+
+def test_first_iteration_logps_equal_old_logps(trained):
+    """num_iterations=2: the old log-probs (no-grad, right after generation) and the first loss pass must see the
+    same video, hence be equal before any update."""
+    _, trainer, _, _ = trained
+    trainer.model.train()
+    trainer._step, trainer._buffered_inputs = 0, None
+    batch = next(iter(trainer.get_train_dataloader()))
+    inputs = trainer._prepare_inputs(batch)
+    assert inputs.get("old_per_token_logps") is not None
+    captured = []
+    original = trainer._get_per_token_logps_and_entropies
+
+    def capture(*args, **kwargs):
+        out = original(*args, **kwargs)
+        captured.append(out[0].detach().clone())
+        return out
+
+    trainer._get_per_token_logps_and_entropies = capture
+    try:
+        with torch.no_grad():
+            trainer._compute_loss(trainer.model, inputs)
+    finally:
+        del trainer._get_per_token_logps_and_entropies
+    m = inputs["completion_mask"].bool()
+    diff = (captured[0] - inputs["old_per_token_logps"]).abs()[m]
+    assert float(diff.max()) < 1e-5
+
+
+def test_stock_trainer_drops_the_video(tmp_path):
+    """Contrast: TRL's own GRPOTrainer on the same data gives the vision tower no gradient."""
+    from trl import GRPOTrainer
+
+    _, rec, grads = run_training("qwen2_5_vl", tmp_path, trainer_cls=GRPOTrainer, beta=0.0, max_steps=1)
+    grad_calls = [c for c in rec.calls if c["grad"]]
+    assert grad_calls and all(c["pixel_values_videos"] is None for c in grad_calls)
+    assert all(nonzero == 0 for nonzero, _ in grads.steps)
