@@ -172,3 +172,20 @@ def test_repo_ids_for_namespaces_and_full_ids():
     assert repo_ids(["viubench"], "me/my-bench") == {"viubench": "me/my-bench"}
     with pytest.raises(ValueError):
         repo_ids(["videossr-30k", "viubench"], "me/one-repo")
+
+
+def test_embedded_demo_corpus_is_real_footage_plus_generated_videos(tmp_path):
+    from videossr.build.demo import NATURAL_CLIPS, demo_sources
+    from videossr.build.render import probe
+    from videossr.build.sources import discover
+
+    root = demo_sources(tmp_path / "demo")
+    pairs, skipped = discover([root])
+    ids = {sid for sid, _ in pairs}
+    assert not skipped
+    assert {f"natural/{Path(n).stem}" for n in NATURAL_CLIPS} <= ids
+    assert len([i for i in ids if i.startswith("synthetic/")]) >= 5
+    for _, path in pairs:
+        assert probe(path).num_frames >= 54  # enough for the 48-frame grid
+    again, _ = discover([demo_sources(tmp_path / "demo")])  # idempotent
+    assert again == pairs
