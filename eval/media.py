@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .items import VideoRef
+from .items import VideoRef, spill
 
 
 class VideoError(RuntimeError):
@@ -23,18 +23,10 @@ class VideoError(RuntimeError):
 
 def materialize(ref: VideoRef, cache_dir: str | os.PathLike) -> str:
     """A file path for the video: its own path, or its embedded bytes written once under ``cache_dir``."""
-    if ref.path is not None:
-        return ref.path
-    if ref.data is None:
-        raise VideoError(f"video {ref.name!r} has neither bytes nor a path")
-    suffix = Path(ref.name).suffix or ".mp4"
-    target = Path(cache_dir) / "clips" / f"{ref.digest()}{suffix}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_bytes(ref.data)
-        os.replace(tmp, target)
-    return str(target)
+    try:
+        return spill(ref, cache_dir)
+    except ValueError as exc:
+        raise VideoError(str(exc)) from None
 
 
 def sample_indices(

@@ -242,7 +242,10 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "test",
             "videomme",
             video_dirs=("data",),
-            protocol="without subtitles; accuracy over all 2,700 questions.",
+            metrics=("accuracy", "accuracy_short", "accuracy_medium", "accuracy_long"),
+            extra={"group_by": "duration"},
+            protocol="without subtitles; accuracy over all 2,700 questions, and per duration (the paper's "
+            "'V-MME Long' is accuracy_long).",
             verified="fields (videoID, question, options, answer, duration, task_type) as lmms-eval 0.7.",
         ),
         _mc(

@@ -140,7 +140,12 @@ def plot_chart(results: dict, path: Path) -> Path | None:
     ax.set_xticks(xs)
     ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("score (%)")
-    ax.set_title(f"VideoSSR eval, {frames} frames (VIUBench: 48) vs. the paper")
+    only_viu = set(res) == {"viubench"}
+    ax.set_title(
+        "VIUBench (48 frames) vs. the paper"
+        if only_viu
+        else f"VideoSSR eval, {frames} frames (VIUBench: 48) vs. the paper"
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

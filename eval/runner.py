@@ -91,6 +91,8 @@ def settings_for(
     cache_dir: Path,
     max_new_tokens: int | None,
 ) -> Settings:
+    if spec.sampling == "all":  # VIUBench: every frame of each clip (48), whatever --frames says
+        frames = None
     return Settings(
         frames=frames if frames is not None else spec.default_frames,
         fps=fps,
@@ -118,7 +120,14 @@ def run_benchmark(
     cache_dir = out_dir / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     try:
-        items = load_items(spec, data=data, video_root=video_root, cache_dir=cache_dir)
+        items = load_items(
+            spec,
+            data=data,
+            video_root=video_root,
+            cache_dir=cache_dir,
+            spill_dir=cache_dir if backend.needs_video else None,
+            keep_bytes=False,
+        )
     except DatasetUnavailable as exc:
         return {"unavailable": str(exc)}
     original = len(items)
@@ -262,8 +271,10 @@ def evaluate(
     }
     for spec in specs:
         settings = settings_for(spec, frames, fps, max_pixels, out / "cache", max_new_tokens)
-        if frames is not None and spec.name == "viubench" and frames != spec.default_frames:
-            log(f"[viubench] note: the paper evaluates VIUBench with 48 frames; using --frames {frames}")
+        if frames is not None and spec.sampling == "all" and frames != spec.default_frames:
+            log(
+                f"[{spec.name}] note: evaluated on every frame of its clips ({spec.default_frames}), as the paper; --frames {frames} applies to the other benchmarks"
+            )
         got = run_benchmark(
             spec, backend, settings, out, data=data.get(spec.name), video_root=video_root, limit=limit,
             shard=shard, progress=progress, log=log,
@@ -299,6 +310,20 @@ def evaluate(
     return results
 
 
+def list_benchmarks() -> str:
+    lines = []
+    for spec in BENCHMARKS.values():
+        where = spec.hub_id or "(local: --data)"
+        configs = "" if spec.configs == (None,) else f" [{len(spec.configs)} configs]"
+        lines.append(
+            f"{spec.name:<15}{spec.title:<22}{where}{configs} split={spec.split} videos={spec.video_source}"
+        )
+        lines.append(f"{'':<15}metrics: {', '.join(spec.metrics)}")
+        lines.append(f"{'':<15}protocol: {spec.protocol}")
+        lines.append(f"{'':<15}verified: {spec.verified}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="eval/run.py",
@@ -307,8 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        required=True,
         help="model id or path; 'random' (Random Guess row) or 'oracle' (ground truth)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list the benchmarks (Hub id, split, metrics, protocol) and exit"
     )
     p.add_argument(
         "--benchmarks", default="viubench", help=f"comma-separated, or 'all': {', '.join(BENCHMARKS)}"
@@ -356,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.list:
+        print(list_benchmarks())
+        return 0
+    if not args.model:
+        print("error: --model is required (a model id or path, 'random' or 'oracle')", file=sys.stderr)
+        return 2
     try:
         specs = resolve(args.benchmarks)
         shard = parse_shard(args.shard)

@@ -118,6 +118,14 @@ def benchmark_metrics(spec: BenchmarkSpec, scored: list[tuple[Item, dict]]) -> d
             "step_accuracy": 100.0 * hits / steps if steps else 0.0,
         }
     out = {"accuracy": _pct([r["score"] for _, r in scored])}
+    group_by = spec.extra.get("group_by")
+    if group_by:  # e.g. Video-MME per duration: accuracy_short / _medium / _long
+        groups: dict[str, list[float]] = defaultdict(list)
+        for item, res in scored:
+            if item.meta.get(group_by) is not None:
+                groups[str(item.meta[group_by])].append(res["score"])
+        for name, vals in sorted(groups.items()):
+            out[f"accuracy_{name}"] = _pct(vals)
     if "text_score" in spec.metrics:
         out["text_score"] = text_score(scored)
     return out
