@@ -1,0 +1,299 @@
+"""Each way of breaking a valid repo is reported by build/verify.py as exactly that problem, and the CLI fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from _verify_helpers import (
+    clean_repos,
+    copy_repo,
+    drop_column,
+    edit_manifest,
+    edit_rows,
+    first_id,
+    problems_of,
+    run_cli,
+    shards,
+)
+from videossr.build.render import decode_all_frames, encode_clip
+from videossr.build.verify import verify_repo
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory):
+    return clean_repos(tmp_path_factory)
+
+
+@pytest.fixture
+def broken(repos, tmp_path: Path) -> Path:
+    return copy_repo(repos[0], tmp_path / "repo")
+
+
+def _verify(folder: Path, **kw):
+    kw.setdefault("decode", False)
+    kw.setdefault("load", False)
+    return verify_repo(folder, progress=False, **kw)
+
+
+def _only(report, check: str) -> list[str]:
+    """The problems of ``check``; fails if any other check complained."""
+    assert not report.ok, "the corruption was not detected"
+    others = [str(p) for p in report.problems if p.check != check]
+    assert not others, others
+    return problems_of(report, check)
+
+
+def test_truncated_clip(broken: Path) -> None:
+    rid = first_id(broken, "counting")
+
+    def cut(row: dict) -> None:
+        data = row["videos"][0]["bytes"]
+        row["videos"][0]["bytes"] = data[: len(data) // 2]
+
+    edit_rows(broken, cut, lambda r: r["id"] == rid)
+    found = _only(_verify(broken, decode=True), "decode")
+    assert len(found) == 1 and rid in found[0] and "clip 0" in found[0], found
+
+
+def test_clip_with_wrong_frame_count(broken: Path) -> None:
+    rid = first_id(broken, "grounding")
+
+    def drop_last_frame(row: dict) -> None:
+        frames = decode_all_frames(row["videos"][0]["bytes"])
+        row["videos"][0]["bytes"] = encode_clip(frames[:-1], row["fps"][0])
+
+    edit_rows(broken, drop_last_frame, lambda r: r["id"] == rid)
+    found = _only(_verify(broken, decode=True), "decode")
+    assert len(found) == 1 and rid in found[0] and "decodes to 47 frames, the row says 48" in found[0], found
+
+
+def test_clip_encoded_at_the_wrong_fps(broken: Path) -> None:
+    rid = first_id(broken, "counting")
+
+    def re_encode(row: dict) -> None:
+        frames = decode_all_frames(row["videos"][0]["bytes"])
+        row["videos"][0]["bytes"] = encode_clip(frames, row["fps"][0] * 2)
+
+    edit_rows(broken, re_encode, lambda r: r["id"] == rid)
+    found = _only(_verify(broken, decode=True), "decode")
+    assert len(found) == 1 and "fps" in found[0] and rid in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("task", "answer", "expected"),
+    [
+        ("counting", "9,9,9", "counted from params shapes"),
+        ("grounding", "0.0-0.5", "re-derived from params"),
+        ("jigsaw", None, "re-derived from params shown_order"),
+    ],
+)
+def test_wrong_answer_vs_params(broken: Path, task: str, answer: str | None, expected: str) -> None:
+    rid = first_id(broken, task)
+
+    def wrong(row: dict) -> None:
+        # jigsaw: another valid order (the answer reversed), so only the re-derivation can catch it
+        row["answer"] = answer if answer is not None else row["answer"][::-1]
+
+    edit_rows(broken, wrong, lambda r: r["id"] == rid)
+    found = _only(_verify(broken), "answer")
+    assert len(found) == 1 and rid in found[0] and expected in found[0], found
+
+
+def test_unparseable_answer(broken: Path) -> None:
+    rid = first_id(broken, "grounding")
+    edit_rows(broken, lambda r: r.update(answer="about 3 seconds"), lambda r: r["id"] == rid)
+    found = _only(_verify(broken), "answer")
+    assert any("does not parse" in f for f in found), found
+
+
+def test_malformed_params_json(broken: Path) -> None:
+    rid = first_id(broken, "counting")
+    edit_rows(broken, lambda r: r.update(params=r["params"][:-7]), lambda r: r["id"] == rid)
+    found = _only(_verify(broken), "params")
+    assert len(found) == 1 and rid in found[0] and "params is not valid JSON" in found[0], found
+
+
+def test_params_missing_a_key(broken: Path) -> None:
+    rid = first_id(broken, "jigsaw")
+
+    def drop(row: dict) -> None:
+        params = json.loads(row["params"])
+        del params["shown_order"]
+        row["params"] = json.dumps(params)
+
+    edit_rows(broken, drop, lambda r: r["id"] == rid)
+    found = _only(_verify(broken), "params")
+    assert len(found) == 1 and "'shown_order'" in found[0], found
+
+
+def test_missing_column(broken: Path) -> None:
+    drop_column(broken, "params")
+    report = _verify(broken, load=True)
+    found = problems_of(report, "schema")
+    assert found and all("missing column 'params'" in f for f in found), found
+    assert len(found) == len(shards(broken))
+    assert {p.check for p in report.problems} <= {"schema", "load"}, report.format()
+
+
+def test_manifest_count_mismatch(broken: Path) -> None:
+    edit_manifest(broken, lambda m: m["counts"]["subtype"].update({"counting/easy": 2}))
+    found = _only(_verify(broken), "manifest")
+    assert found == [
+        "[manifest] build_manifest.json: counts.subtype['counting/easy'] is 2, the shards hold 1 rows"
+    ]
+
+
+def test_manifest_config_rows_mismatch(broken: Path) -> None:
+    edit_manifest(broken, lambda m: m["configs"]["jigsaw-easy"].update(rows=7))
+    found = _only(_verify(broken), "manifest")
+    assert len(found) == 1 and "configs['jigsaw-easy'].rows is 7, the shards hold 1" in found[0], found
+
+
+def _edit_readme(folder: Path, edit) -> None:
+    path = folder / "README.md"
+    text = path.read_text()
+    end = text.index("\n---", 3)
+    meta = yaml.safe_load(text[3:end])
+    edit(meta)
+    path.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + text[end:])
+
+
+def test_readme_glob_matching_no_shard(broken: Path) -> None:
+    def retarget(meta: dict) -> None:
+        cfg = next(c for c in meta["configs"] if c["config_name"] == "counting-easy")
+        cfg["data_files"][0]["path"] = "data/counting-easy/train-000000000000-*.parquet"
+
+    _edit_readme(broken, retarget)
+    found = _only(_verify(broken), "readme")
+    assert any(
+        "config 'counting-easy': data_files glob 'data/counting-easy/train-000000000000-*.parquet' matches no shard"
+        in f
+        for f in found
+    ), found
+
+
+def test_readme_dataset_info_mismatch(broken: Path) -> None:
+    def inflate(meta: dict) -> None:
+        info = next(i for i in meta["dataset_info"] if i["config_name"] == "default")
+        info["splits"][0]["num_examples"] += 3
+
+    _edit_readme(broken, inflate)
+    found = _only(_verify(broken), "readme")
+    assert len(found) == 1 and "dataset_info['default'] num_examples is 8, its shards hold 5" in found[0], (
+        found
+    )
+
+
+def test_stray_shard_outside_the_configs(broken: Path) -> None:
+    src = shards(broken)[0]
+    (broken / "data" / "extra").mkdir()
+    (broken / "data" / "extra" / src.name).write_bytes(src.read_bytes())
+    report = _verify(broken)
+    assert not report.ok
+    assert any("data/extra" in str(p) for p in report.problems), report.format()
+
+
+def test_duplicated_id(broken: Path) -> None:
+    jig = first_id(broken, "jigsaw")
+    cnt = first_id(broken, "counting")
+    edit_rows(broken, lambda r: r.update(id=jig), lambda r: r["id"] == cnt)
+    report = _verify(broken)
+    found = problems_of(report, "ids")
+    assert len(found) == 1 and f"row {jig}" in found[0] and "duplicate id" in found[0], report.format()
+
+
+def test_source_in_both_folders(repos, tmp_path: Path) -> None:
+    main, other = repos
+    other = copy_repo(other, tmp_path / "other")
+    edit_rows(other, lambda r: r.update(source="cooking/a"))
+    edit_manifest(other, lambda m: m.update(sources=["cooking/a"]))
+    found = _only(_verify(main, other=other), "overlap")
+    assert len(found) == 1 and "source cooking/a" in found[0] and "used by both" in found[0], found
+    proc = run_cli(str(main), "--other", str(other), "--no-decode", "--no-load")
+    assert proc.returncode == 1 and "[overlap] source cooking/a" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_manifest_sources_disagree_with_rows(broken: Path) -> None:
+    edit_manifest(broken, lambda m: m.update(sources=["cooking/a"]))
+    found = _only(_verify(broken), "manifest")
+    assert found == ["[manifest] build_manifest.json: source 'sports/b' has rows but is not in 'sources'"]
+
+
+def test_absolute_path_in_video_path(broken: Path) -> None:
+    rid = first_id(broken, "grounding")
+
+    def leak(row: dict) -> None:
+        row["videos"][0]["path"] = "/home/alice/videos/clip0.mp4"
+
+    edit_rows(broken, leak, lambda r: r["id"] == rid)
+    report = _verify(broken)
+    found = problems_of(report, "leak")
+    assert len(found) == 1 and rid in found[0] and "clip 0 path contains an absolute path" in found[0], found
+    # the path also no longer names the clip after its row
+    assert {p.check for p in report.problems} == {"leak", "clips"}, report.format()
+
+
+def test_token_in_question(broken: Path) -> None:
+    rid = first_id(broken, "counting")
+    token = "hf_" + "Zq7" * 10
+    edit_rows(
+        broken, lambda r: r.update(question=r["question"] + f" (token {token})"), lambda r: r["id"] == rid
+    )
+    report = _verify(broken)
+    found = problems_of(report, "leak")
+    assert len(found) == 1 and "column 'question' contains a token-like string" in found[0], found
+    assert token not in report.format() and token not in json.dumps(report.to_dict())
+
+
+def test_absolute_path_in_manifest(broken: Path) -> None:
+    edit_manifest(broken, lambda m: m.update(sources_root="/home/alice/videos"))
+    found = _only(_verify(broken), "leak")
+    assert len(found) == 1 and found[0].startswith("[leak] build_manifest.json: contains an absolute path"), (
+        found
+    )
+
+
+def test_source_id_escaping_its_root(broken: Path) -> None:
+    rid = first_id(broken, "jigsaw")
+    edit_rows(broken, lambda r: r.update(source="../secret/b"), lambda r: r["id"] == rid)
+    report = _verify(broken)
+    assert any("escapes its root" in f for f in problems_of(report, "source")), report.format()
+
+
+def test_mismatched_per_clip_lists(broken: Path) -> None:
+    rid = first_id(broken, "jigsaw")
+    edit_rows(broken, lambda r: r.update(fps=r["fps"][:-1]), lambda r: r["id"] == rid)
+    found = problems_of(_verify(broken), "clips")
+    assert any("per-clip lists differ in length" in f and "fps 5" in f for f in found), found
+
+
+def test_question_marker_count(broken: Path) -> None:
+    rid = first_id(broken, "grounding")
+    edit_rows(
+        broken, lambda r: r.update(question=r["question"].replace("<video>", "")), lambda r: r["id"] == rid
+    )
+    found = _only(_verify(broken), "question")
+    assert any("0 <video> markers for 1 clips" in f for f in found), found
+
+
+def test_leftover_temporary_shard(broken: Path) -> None:
+    (broken / "data" / "counting-easy" / ".part-00000.parquet.tmp-123").write_bytes(b"partial")
+    found = _only(_verify(broken), "files")
+    assert len(found) == 1 and "leftover of an interrupted write" in found[0], found
+
+
+def test_cli_reports_every_problem_and_exits_nonzero(broken: Path) -> None:
+    rid = first_id(broken, "counting")
+    edit_rows(broken, lambda r: r.update(answer="9,9,9"), lambda r: r["id"] == rid)
+    edit_manifest(broken, lambda m: m.update(num_rows=99))
+    proc = run_cli(str(broken), "--no-decode", "--no-load")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED: 2 problem(s)" in proc.stdout
+    assert f"[answer] row {rid}" in proc.stdout and "num_rows 99, the shards hold 5" in proc.stdout
+    proc = run_cli(str(broken), "--no-decode", "--no-load", "--json")
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["ok"] is False and {p["check"] for p in data["problems"]} == {"answer", "manifest"}
