@@ -24,7 +24,11 @@ class Settings:
 
 
 def content_parts(item: Item) -> list[tuple[str, Any]]:
-    """The user turn as ``("text", str)`` / ``("video", VideoRef)`` parts, in the order of the markers."""
+    """The user turn as ``("text", str)`` / ``("video", VideoRef)`` parts, in the order of the markers.
+
+    Text around the markers is kept verbatim (empty pieces dropped), exactly as train/data.py builds
+    training prompts, so a VIUBench item is shown to the model the way VideoSSR-30K rows were.
+    """
     pieces = item.prompt.split(VIDEO)
     if len(pieces) - 1 != len(item.videos):
         raise ValueError(f"{item.id}: {len(pieces) - 1} <video> markers for {len(item.videos)} videos")
@@ -32,8 +36,8 @@ def content_parts(item: Item) -> list[tuple[str, Any]]:
     for i, text in enumerate(pieces):
         if i > 0:
             parts.append(("video", item.videos[i - 1]))
-        if text.strip():
-            parts.append(("text", text.strip("\n") if i > 0 else text.strip()))
+        if text:
+            parts.append(("text", text))
     return parts
 
 

@@ -51,7 +51,12 @@ class TransformersBackend(Backend):
             kwargs["dtype"] = "auto"
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
-        self.model = AutoModelForImageTextToText.from_pretrained(model, **kwargs).to(device).eval()
+        if device != "cpu":
+            kwargs["device_map"] = device  # load straight onto the accelerator (no full copy in host memory)
+        self.model = AutoModelForImageTextToText.from_pretrained(model, **kwargs)
+        if device == "cpu":
+            self.model = self.model.to(device)
+        self.model.eval()
         self.revision = revision or getattr(self.model.config, "_commit_hash", None)
         vp_name = type(self.video_processor).__name__
         self.family = (

@@ -1,8 +1,8 @@
 """The ``openai`` backend: any OpenAI-compatible ``/v1/chat/completions`` server (vLLM, SGLang, hosted APIs).
 
 Standard library only. Videos go either as sampled frames (``video_mode="frames"``, default: fps 2 capped at
-``--frames``, each frame <= ``--max-pixels``, JPEG ``image_url`` parts, so the protocol does not depend on
-the server) or as the whole mp4 (``video_mode="video_url"``: a base64 ``video_url`` part, vLLM's video input;
+``--frames``, each frame <= ``--max-pixels``, JPEG ``image_url`` parts each preceded by a ``<t seconds>`` text
+part, so the protocol does not depend on the server) or as the whole mp4 (``video_mode="video_url"``: a base64 ``video_url`` part, vLLM's video input;
 the server then samples frames itself). Greedy: ``temperature=0``.
 """
 
@@ -57,14 +57,20 @@ class OpenAIBackend(Backend):
     def _video_parts(self, path: str, settings: Settings) -> list[dict]:
         if self.video_mode == "video_url":
             return [{"type": "video_url", "video_url": {"url": video_data_url(path)}}]
-        frames, _times = decode_frames(
+        frames, times = decode_frames(
             path,
             fps=settings.fps,
             max_frames=settings.frames,
             max_pixels=settings.max_pixels,
             every_frame=settings.sampling == "all",
         )
-        return [{"type": "image_url", "image_url": {"url": jpeg_data_url(f)}} for f in frames]
+        parts: list[dict] = []
+        for frame, t in zip(frames, times):
+            # each frame is preceded by its timestamp (as train/data.py's frames mode), so temporal grounding
+            # stays answerable when a video travels as images
+            parts.append({"type": "text", "text": f"<{t:.1f} seconds>"})
+            parts.append({"type": "image_url", "image_url": {"url": jpeg_data_url(frame)}})
+        return parts
 
     def payload(self, item: Item, settings: Settings) -> dict:
         content: list[dict] = []

@@ -339,6 +339,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
             "lmms-lab/video-tt",
             "test",
             "videott",
+            video_dirs=("Benchmark-AllVideos-LQ",),
             protocol="multiple-choice subset (rows whose options are listed in question_prompt).",
             verified="fields (video_id, question, question_prompt, answer, capability) as lmms-eval 0.7 "
             "(which reads lmms-eval/video-tt).",

@@ -291,7 +291,7 @@ def evaluate(
     desc = backend.describe()
     results["config"] = {
         **desc,
-        "frames": frames,
+        "frames": frames if frames is not None else "per benchmark (32; VIUBench every frame = 48)",
         "fps": fps,
         "max_pixels": max_pixels,
         "limit": limit,

@@ -102,7 +102,7 @@ def test_cvbench_multi_video_prompt():
     item.videos = [VideoRef(n, data=b"x") for n in item.video_names]
     parts = content_parts(item)
     assert [k for k, _ in parts] == ["text", "video", "text", "video", "text", "video", "text"]
-    assert parts[0] == ("text", "Video 1:")
+    assert parts[0] == ("text", "Video 1: ") and parts[2] == ("text", "\nVideo 2: ")
 
 
 def test_option_helpers():

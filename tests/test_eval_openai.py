@@ -75,6 +75,8 @@ def test_openai_frames_mode(server, tmp_path):
     images = [p for p in parts if p["type"] == "image_url"]
     # an 8-frame 4 fps clip (2 s): fps 2 gives 4 frames, within --frames 4
     assert len(images) == 4 and images[0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    stamps = [p["text"] for p in parts if p["type"] == "text" and p["text"].endswith(" seconds>")]
+    assert stamps == ["<0.0 seconds>", "<0.5 seconds>", "<1.2 seconds>", "<1.8 seconds>"]
     assert parts[-1]["type"] == "text" and parts[-1]["text"].endswith(
         "Answer with the option letter directly."
     )
