@@ -3,7 +3,6 @@ through a pull request, and a VIUBench leaderboard entry (per subtype, per task 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
 import sys
@@ -195,7 +194,9 @@ def submit(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    from .runner import OneLineParser
+
+    p = OneLineParser(
         prog="eval/submit.py",
         description="Write eval/run.py results into a model card's model-index (opens a PR) and a VIUBench "
         "leaderboard entry (per subtype, per task and Overall).",

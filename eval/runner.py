@@ -324,8 +324,16 @@ def list_benchmarks() -> str:
     return "\n".join(lines)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line naming the bad value (no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="eval/run.py",
         description="Score a model on VIUBench and the paper's 16 video benchmarks (greedy, fps 2 capped at "
         "--frames, <= --max-pixels per frame). Writes results.json, samples_<bench>.jsonl and chart.png.",

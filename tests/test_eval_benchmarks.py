@@ -199,6 +199,9 @@ def test_cli_errors_are_one_line_and_name_the_value(tmp_path):
         (["--model", "random", "--frames", "0"], "bad --frames 0"),
         (["--model", "random", "--data", "nope"], "bad --data 'nope'"),
         (["--model", "random", "--video-root", str(tmp_path / "missing")], "bad --video-root"),
+        (["--model", "random", "--frames", "abc"], "invalid int value: 'abc'"),
+        (["--model", "m", "--backend", "vllm"], "invalid choice: 'vllm'"),
+        (["--benchmarks", "viubench"], "--model is required"),
     ]:
         proc = run(*args, "--out", str(tmp_path / "o"))
         assert proc.returncode == 2, proc.stderr
