@@ -173,34 +173,58 @@ def shape_vertices(shape: dict) -> np.ndarray:
     return pts @ rot.T + np.array([cx, cy])
 
 
-def shape_mask(shape: dict, height: int, width: int) -> np.ndarray:
-    """Boolean mask of the pixels (tested at pixel centres) that the shape covers."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    px, py = xs + 0.5, ys + 0.5
+def _shape_box(shape: dict, height: int, width: int) -> tuple[int, int, int, int]:
+    """Pixel rows ``y0:y1`` and columns ``x0:x1`` (clipped to the frame) holding every pixel of the shape."""
+    if shape["type"] == "circle":
+        cx, cy = shape["center"]
+        r = shape["size"] / 2
+        lo_x, hi_x, lo_y, hi_y = cx - r, cx + r, cy - r, cy + r
+    else:
+        verts = shape_vertices(shape)
+        lo_x, lo_y = verts.min(axis=0)
+        hi_x, hi_y = verts.max(axis=0)
+    # A pixel is covered when its centre (index + 0.5) is inside; one pixel of slack on each side.
+    x0, x1 = max(0, math.floor(lo_x) - 1), min(width, math.ceil(hi_x) + 1)
+    y0, y1 = max(0, math.floor(lo_y) - 1), min(height, math.ceil(hi_y) + 1)
+    return y0, max(y0, y1), x0, max(x0, x1)
+
+
+def _mask_in_box(shape: dict, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """The shape's coverage of the pixels ``[y0:y1, x0:x1]`` (tested at pixel centres)."""
+    px = np.arange(x0, x1)[None, :] + 0.5
+    py = np.arange(y0, y1)[:, None] + 0.5
     cx, cy = shape["center"]
     if shape["type"] == "circle":
         r = shape["size"] / 2
         return (px - cx) ** 2 + (py - cy) ** 2 <= r * r
     verts = shape_vertices(shape)
-    mask = np.ones((height, width), dtype=bool)
     n = len(verts)
     # Vertices are in a consistent winding; a point is inside if it is on the same side of every edge.
-    signs = []
+    pos = np.ones((y1 - y0, x1 - x0), dtype=bool)
+    neg = pos.copy()
     for i in range(n):
-        (x0, y0), (x1, y1) = verts[i], verts[(i + 1) % n]
-        signs.append((x1 - x0) * (py - y0) - (y1 - y0) * (px - x0))
-    pos = np.all([s >= 0 for s in signs], axis=0)
-    neg = np.all([s <= 0 for s in signs], axis=0)
-    mask &= pos | neg
+        (vx0, vy0), (vx1, vy1) = verts[i], verts[(i + 1) % n]
+        side = (vx1 - vx0) * (py - vy0) - (vy1 - vy0) * (px - vx0)
+        pos &= side >= 0
+        neg &= side <= 0
+    return pos | neg
+
+
+def shape_mask(shape: dict, height: int, width: int) -> np.ndarray:
+    """Boolean mask of the pixels (tested at pixel centres) that the shape covers."""
+    mask = np.zeros((height, width), dtype=bool)
+    y0, y1, x0, x1 = _shape_box(shape, height, width)
+    mask[y0:y1, x0:x1] = _mask_in_box(shape, y0, y1, x0, x1)
     return mask
 
 
 def paint(frame: np.ndarray, shapes: list[dict]) -> np.ndarray:
-    """Paint filled shapes on a copy of one frame."""
+    """Paint filled shapes on a copy of one frame (each shape evaluated on its bounding box only)."""
     out = frame.copy()
     h, w = frame.shape[:2]
     for shape in shapes:
-        out[shape_mask(shape, h, w)] = np.asarray(shape["color"], dtype=np.uint8)
+        y0, y1, x0, x1 = _shape_box(shape, h, w)
+        out[y0:y1, x0:x1][_mask_in_box(shape, y0, y1, x0, x1)] = np.asarray(shape["color"], dtype=np.uint8)
     return out
 
 
