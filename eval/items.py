@@ -122,19 +122,22 @@ def options_from_text(text: str) -> list[str]:
 
 
 def letter_of(answer: Any, options: list[str]) -> str:
-    """Normalise an answer given as a letter, ``(B)``, ``"B. text"``, an index or the option text."""
+    """Normalise an answer given as a letter, ``(B)``, ``"B. text"``, an index or the option text.
+
+    The option text is matched first, so an answer such as "A man walks." is never read as the letter A.
+    """
     letters = letters_for(len(options))
     if isinstance(answer, int) and not isinstance(answer, bool):
         if 0 <= answer < len(options):
             return letters[answer]
         raise RowError(f"answer index {answer} out of range for {len(options)} options")
     text = str(answer).strip()
-    m = re.match(r"^\(?([A-Z])\)?(?:[.):]|$|\s)", text)
-    if m and m.group(1) in letters:
-        return m.group(1)
     for letter, opt in zip(letters, options):
         if text == str(opt).strip() or text == re.sub(r"^\(?[A-Z][.):]\s*", "", str(opt)).strip():
             return letter
+    m = re.match(r"^\(?([A-Z])\)?(?:[.):]|$|\s)", text)
+    if m and m.group(1) in letters:
+        return m.group(1)
     raise RowError(f"answer {answer!r} matches none of the {len(options)} options")
 
 

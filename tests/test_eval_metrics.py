@@ -110,6 +110,7 @@ def test_option_helpers():
     assert letter_of("B. text", ["a", "text"]) == "B"
     assert letter_of(2, ["a", "b", "c"]) == "C"
     assert letter_of("b", ["a", "b"]) == "B"
+    assert letter_of("A man sits.", ["He stands.", "He runs.", "A man sits."]) == "C"
     with pytest.raises(ValueError):
         letter_of("zzz", ["a", "b"])
 
