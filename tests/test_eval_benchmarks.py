@@ -176,7 +176,7 @@ def test_resume_and_shards_reuse_cached_answers(fixtures, tmp_path):
     assert len(calls) == 4  # nothing answered twice
     assert res["results"]["vinoground"]["text_score,none"] == 100.0
     res = evaluate(["vinoground"], backend, tmp_path, data=data, frames=16, limit=2, progress=False)
-    assert len(calls) == 6  # other settings -> other cache keys; --limit takes the first items by id
+    assert len(calls) == 6  # other settings -> other cache keys; --limit spreads N items over the ids
     assert res["n-samples"]["vinoground"] == {"original": 4, "effective": 2}
 
 
