@@ -148,6 +148,7 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)  # what was checked, counted
     skipped: list[str] = field(default_factory=list)  # checks not run, and why
+    notes: list[str] = field(default_factory=list)  # harmless findings (not problems)
     seconds: float = 0.0
 
     @property
@@ -171,6 +172,7 @@ class VerifyReport:
             "problems": [asdict(p) for p in self.problems],
             "checked": dict(sorted(self.checked.items())),
             "skipped": list(self.skipped),
+            "notes": list(self.notes),
             "seconds": round(self.seconds, 2),
         }
 
@@ -184,6 +186,8 @@ class VerifyReport:
         ]
         for s in self.skipped:
             lines.append(f"  not checked: {s}")
+        for s in self.notes:
+            lines.append(f"  note: {s}")
         if self.ok:
             lines.append("OK: no problems")
         else:
@@ -200,7 +204,9 @@ class VerifyReport:
 class LeakScanner:
     """Finds absolute paths, this machine's user and host names and token-like strings in text."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, allowed: tuple[str, ...] = ()) -> None:
+        # Public names that may contain the user name (the Hub repo id "alice/videossr-30k").
+        self.allowed = tuple(a for a in allowed if a)
         self.exact: list[tuple[str, str]] = []  # (needle, what)
         for what, value in (
             ("the dataset folder's absolute path", str(folder.resolve())),
@@ -245,6 +251,8 @@ class LeakScanner:
                 found.append(f"a token-like string ({m.group(0)[:5]}…, {len(m.group(0))} characters)")
         if binary:
             return found
+        for allowed in self.allowed:
+            text = text.replace(allowed, " ")
         for pattern in ABS_PATH_PATTERNS:
             m = pattern.search(text)
             if m:
@@ -821,6 +829,7 @@ def _check_composition(
     shard_keys: dict[str, Counter],
     rows_by: dict[str, Counter],
     sources: set[str],
+    row_ids: set[str] | dict[str, str],
     manifest: dict[str, Any] | None,
     meta: dict[str, Any] | None,
     expected_features: Any | None,
@@ -925,6 +934,23 @@ def _check_composition(
                 continue
             for s in sorted({s["source"] for s in skipped} & sources):
                 report.add("manifest", MANIFEST, f"source {s!r} is listed in '{key}' but has rows")
+            n_skipped = manifest.get("num_sources_skipped")
+            if key == "skipped_sources" and isinstance(n_skipped, int) and n_skipped != len(skipped):
+                report.add(
+                    "manifest", MANIFEST, f"num_sources_skipped {n_skipped} != {len(skipped)} in '{key}'"
+                )
+        n_used = manifest.get("num_sources_used")
+        if isinstance(n_used, int) and n_used != len(sources):
+            report.add(
+                "manifest", MANIFEST, f"num_sources_used {n_used}, the rows come from {len(sources)} sources"
+            )
+        skipped_samples = manifest.get("skipped_samples")
+        if isinstance(skipped_samples, list):
+            for s in skipped_samples:
+                if not (isinstance(s, dict) and s.get("id") and s.get("reason")):
+                    report.add("manifest", MANIFEST, f"skipped_samples entry {s!r} lacks an id or a reason")
+                elif s["id"] in row_ids:
+                    report.add("manifest", MANIFEST, f"sample {s['id']!r} is listed as skipped but is a row")
 
     if meta is None:
         return
@@ -1040,11 +1066,7 @@ def _check_load(folder: Path, total: int, report: VerifyReport, progress: bool) 
     import importlib.util
 
     has_torchcodec = importlib.util.find_spec("torchcodec") is not None
-    was_enabled = (
-        datasets.utils.logging.is_progress_bar_enabled()
-        if hasattr(datasets.utils.logging, "is_progress_bar_enabled")
-        else True
-    )
+    was_enabled = not datasets.are_progress_bars_disabled()
     if not progress:
         datasets.disable_progress_bars()
     try:
@@ -1150,14 +1172,17 @@ def verify_repo(
     expected = _expected_features()
     if expected is None:
         report.skipped.append("schema types: the datasets package is not installed")
-    scanner = LeakScanner(folder)
     manifest = _read_manifest(folder, report)
+    repo_id = (manifest or {}).get("repo_id")
+    scanner = LeakScanner(folder, allowed=(repo_id,) if isinstance(repo_id, str) else ())
     meta = _read_readme(folder, report)
 
     for p in sorted(folder.rglob("*")):
-        rel = _rel(p, folder)
-        if LEFTOVER.match(p.name):
-            report.add("files", rel, "a leftover of an interrupted write (temporary name)")
+        parts = Path(_rel(p, folder)).parts
+        if any(part.startswith(".") for part in parts[:-1]) or not LEFTOVER.match(p.name):
+            continue  # inside a hidden work folder (.work/), or not a work name
+        # Hidden: neither load_dataset nor the Hub upload (publish.IGNORE) sees it, so not a problem.
+        report.notes.append(f"{'/'.join(parts)}: a leftover of an interrupted write (hidden, not published)")
     shard_paths = _list_shards(folder)
     shards = [_rel(p, folder) for p in shard_paths]
     if not shards:
@@ -1212,7 +1237,7 @@ def verify_repo(
             decoder.close()
 
     _check_composition(
-        folder, shards, shard_rows, shard_keys, rows_by, sources, manifest, meta, expected, report
+        folder, shards, shard_rows, shard_keys, rows_by, sources, set(ids), manifest, meta, expected, report
     )
 
     # Leaks in every published file other than the shards (their rows were scanned above).

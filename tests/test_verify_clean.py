@@ -88,3 +88,18 @@ def test_cli_bad_arguments(tmp_path) -> None:
     assert proc.returncode == 2 and "is not a folder" in proc.stderr
     proc = run_cli(str(tmp_path), "--other", str(tmp_path / "missing"))
     assert proc.returncode == 2 and "--other" in proc.stderr
+
+
+def test_leak_scanner_user_and_host_names(tmp_path, monkeypatch) -> None:
+    import getpass
+    import socket
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "zelda")
+    monkeypatch.setattr(socket, "gethostname", lambda: "gpu-node-17.lab.example")
+    scanner = LeakScanner(tmp_path, allowed=("zelda/videossr-30k",))
+    assert any("user name" in f for f in scanner.find("rendered by zelda"))
+    assert any("host name" in f for f in scanner.find("on gpu-node-17 last night"))
+    assert scanner.find("load_dataset('zelda/videossr-30k')") == []  # the public Hub repo id
+    assert scanner.find("zeldas and gpu-node-170") == []  # whole names only
+    monkeypatch.setattr(getpass, "getuser", lambda: "root")  # a name that identifies nobody
+    assert LeakScanner(tmp_path).find("relative to the source root") == []

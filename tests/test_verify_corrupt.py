@@ -279,10 +279,25 @@ def test_question_marker_count(broken: Path) -> None:
     assert any("0 <video> markers for 1 clips" in f for f in found), found
 
 
-def test_leftover_temporary_shard(broken: Path) -> None:
+def test_leftover_of_an_interrupted_write_is_a_note(broken: Path) -> None:
     (broken / "data" / "counting-easy" / ".part-00000.parquet.tmp-123").write_bytes(b"partial")
-    found = _only(_verify(broken), "files")
-    assert len(found) == 1 and "leftover of an interrupted write" in found[0], found
+    (broken / ".staging-99").mkdir()
+    (broken / ".work" / "parts").mkdir(parents=True)
+    (broken / ".work" / "parts" / ".x.tmp-1").write_bytes(b"")  # resume state: not even a note
+    report = _verify(broken)
+    assert report.ok, report.format()
+    assert len(report.notes) == 2 and all("leftover of an interrupted write" in n for n in report.notes)
+
+
+def test_partial_shard_under_a_visible_name(broken: Path) -> None:
+    (broken / "data" / "counting-easy" / "part-00000.parquet").write_bytes(b"PAR1 partial")
+    report = _verify(broken)
+    assert any("part-00000.parquet" in str(p) and p.check == "schema" for p in report.problems), (
+        report.format()
+    )
+    assert any("part-00000.parquet" in str(p) and p.check == "manifest" for p in report.problems), (
+        report.format()
+    )
 
 
 def test_cli_reports_every_problem_and_exits_nonzero(broken: Path) -> None:
