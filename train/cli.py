@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_FILENAME, PRESETS, TrainConfig, resolve
+from .config import CONFIG_FILENAME, PRESETS, TrainConfig, batch_layout, resolve
 
 
 class CLIError(Exception):
@@ -122,6 +122,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     overrides["grpo_args"] = grpo_args
     try:
         cfg = resolve(args.preset, overrides)
+        batch_layout(cfg, int(os.environ.get("WORLD_SIZE", "1")))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if not cfg.output_dir:
