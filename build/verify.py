@@ -497,12 +497,56 @@ def _check_fps_and_times(row: dict, params: dict, add: Callable[[str, str], None
                             f"clip {pos} frame_times are not source frames {k * per}..{(k + 1) * per - 1} of params",
                         )
         return
-    # grounding reorders (Shuffle, StutterHold...) permute the segment's times: compare as multisets
-    a, b = sorted(flat), sorted(want)
-    if len(a) != len(b) or not all(_close(x, y, 1e-9) for x, y in zip(a, b)):
+    if row.get("task") == "grounding":
+        _check_grounding_times(flat, want, params, add)
+    elif len(flat) != len(want) or not all(_close(a, b, 1e-9) for a, b in zip(flat, want)):
         add("params", "frame_times are not the source frames of params (source_indices / source_fps)")
-    elif row.get("task") == "counting" and any(y <= x for x, y in itertools.pairwise(flat)):
-        add("params", "counting frame_times are not increasing")
+
+
+def _segment_order(params: dict) -> list[int] | None:
+    """The order a reorder perturbation shows the segment's frames in, from its params (None if unknown)."""
+    if isinstance(params.get("order"), list):
+        return [int(k) for k in params["order"]]
+    held, runs = params.get("held_positions"), params.get("run_lengths")
+    if isinstance(held, list) and isinstance(runs, list) and len(held) == len(runs):
+        return [int(h) for h, r in zip(held, runs) for _ in range(int(r))]
+    return None
+
+
+def _check_grounding_times(flat: list[float], want: list[float], params: dict, add) -> None:
+    """Outside the segment the clip shows the planned source frames; inside, a reorder shows them permuted."""
+    start, length = int(params["segment_start"]), int(params["segment_length"])
+    if len(flat) != len(want):
+        add(
+            "params", f"{len(flat)} frame_times for {len(want)} planned source frames (params source_indices)"
+        )
+        return
+    seg = range(start, min(start + length, len(want)))
+    expected = list(want)
+    pert = PERTURBATIONS.get(str(params.get("perturbation")))
+    kind = params.get("kind") or (pert.kind if pert else None)
+    if kind == "reorder":
+        order = _segment_order(params)
+        if order is None:  # an unknown reorder: the segment shows some of its own frames
+            allowed = [want[i] for i in seg]
+            for i in seg:
+                if not any(_close(flat[i], t, 1e-9) for t in allowed):
+                    add("params", f"frame {i} time {flat[i]} is not a source frame of the segment")
+                    return
+                expected[i] = flat[i]
+        elif len(order) != len(seg) or any(not 0 <= k < len(seg) for k in order):
+            add("params", f"the segment order in params does not fit a segment of {len(seg)} frames")
+            return
+        else:
+            for j, k in enumerate(order):
+                expected[start + j] = want[start + k]
+    bad = [i for i, (a, b) in enumerate(zip(flat, expected)) if not _close(a, b, 1e-9)]
+    if bad:
+        add(
+            "params",
+            f"frame_times differ from the source frames planned in params at frames {bad[:8]}"
+            + (" (the segment order)" if all(i in seg for i in bad) else ""),
+        )
 
 
 def _check_counting(row: dict, params: dict, add: Callable[[str, str], None]) -> None:

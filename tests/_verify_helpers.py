@@ -14,7 +14,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from videossr.build.repo import write_samples_repo
-from videossr.tasks import Sample, SampleRejected, TaskSpec, VideoInfo, make_sample, plan_sample
+from videossr.tasks import (
+    Sample,
+    SampleRejected,
+    TaskSpec,
+    VideoInfo,
+    make_sample,
+    plan_sample,
+    resolve_secondary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFY = ROOT / "build" / "verify.py"
@@ -45,7 +53,12 @@ def source_frames(times: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
-def make_samples(rows: tuple[tuple[str, str, str], ...], seed: int = 0) -> list[tuple[str, str, Sample]]:
+def make_samples(
+    rows: tuple[tuple[str, str, str], ...] | list[tuple[str, str, str]],
+    seed: int = 0,
+    params: dict[str, dict] | None = None,
+) -> list[tuple[str, str, Sample]]:
+    """``(id, source, Sample)`` for each ``(task, subtype, source)``; ``params``: TaskSpec overrides by task/subtype."""
     info = VideoInfo(
         duration=SOURCE_FRAMES / SOURCE_FPS,
         fps=SOURCE_FPS,
@@ -53,14 +66,20 @@ def make_samples(rows: tuple[tuple[str, str, str], ...], seed: int = 0) -> list[
         width=WIDTH,
         height=HEIGHT,
     )
+    other = VideoInfo(duration=8.0, fps=30.0, num_frames=240, width=80, height=60)  # Swap's second video
     out = []
     for i, (task, subtype, source) in enumerate(rows):
         src_seed = sum(map(ord, source))
+        spec = TaskSpec(task, subtype, dict((params or {}).get(f"{task}/{subtype}", {})))
         for attempt in range(50):
             rng = np.random.default_rng([seed, i, attempt])
-            plan = plan_sample(TaskSpec(task, subtype), info, rng)
+            plan = plan_sample(spec, info, rng)
+            secondary = None
+            if plan.needs_secondary:
+                times = resolve_secondary(plan, other)
+                secondary = np.roll(source_frames(times, src_seed + 1), 7, axis=2)
             try:
-                sample = make_sample(plan, source_frames(plan.times, src_seed))
+                sample = make_sample(plan, source_frames(plan.times, src_seed), secondary)
             except SampleRejected:
                 continue
             break
