@@ -30,13 +30,14 @@ from videossr import __version__
 from .frames import DecodeError, fit_size, worker_sampler
 from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, ffmpeg_version
-from .repo import atomic_write_text, finalize_repo, render_row
+from .repo import atomic_write_text, finalize_repo, render_rows
 from .schema import arrow_schema
 from .sources import Skipped, Source, dedupe, discover, probe_source
 
 log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
+RENDER_BATCH_FRAMES = 144  # frames encoded per ffmpeg process (3 samples of 48)
 PIPELINE_VERSION = 1  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
@@ -195,6 +196,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             all_idx = np.unique(np.concatenate(wanted))
             frames = sampler.frames_at(src.path, all_idx, info.width, info.height, src.rotation)
             pts = sampler.last_pts
+        pending: list[tuple[str, str, Any]] = []
         for (job, plan, secondary, attempt), idx in zip(planned, wanted):
             assert frames is not None
             try:
@@ -235,7 +237,13 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                     continue
             if pts is not None and len(pts) == len(all_idx):
                 _use_presentation_times(sample, all_idx, pts, info.fps)
-            rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
+            # Render in batches (one ffmpeg process per batch: its start-up costs as much as a clip), small
+            # enough that a worker's memory does not grow with the samples per source.
+            pending.append((job.sample_id, src.id, sample))
+            if sum(f.shape[0] for _, _, s in pending for f in s.clips) >= RENDER_BATCH_FRAMES:
+                rows += render_rows(pending, crf=unit.crf, preset=unit.preset)
+                pending = []
+        rows += render_rows(pending, crf=unit.crf, preset=unit.preset)
     except (DecodeError, FFmpegError) as exc:
         source_error = f"decode failed: {exc}"
         rows = []

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.tasks import Sample
 
-from .render import DEFAULT_CRF, DEFAULT_PRESET, encode_clip
+from .render import DEFAULT_CRF, DEFAULT_PRESET, encode_clips
 from .schema import COLUMNS, arrow_schema, clip_filename
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
@@ -43,11 +44,38 @@ def render_row(
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
 ) -> dict[str, Any]:
-    """Encode a sample's clips and return its dataset row (see :mod:`videossr.build.schema`)."""
-    videos = [
-        {"bytes": encode_clip(clip, fps, crf=crf, preset=preset), "path": clip_filename(sample_id, i)}
-        for i, (clip, fps) in enumerate(zip(sample.clips, sample.fps))
-    ]
+    """Encode a sample's clips (one ffmpeg process for all of them) and return its dataset row (see
+    :mod:`videossr.build.schema`)."""
+    return render_rows([(sample_id, source_id, sample)], crf=crf, preset=preset)[0]
+
+
+def render_rows(
+    items: list[tuple[str, str, Sample]],
+    *,
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
+) -> list[dict[str, Any]]:
+    """Rows of several ``(sample_id, source_id, Sample)``, their clips encoded together: one ffmpeg process
+    per frame size (the same bytes as encoding each clip alone)."""
+    clips = [(clip, fps) for _, _, s in items for clip, fps in zip(s.clips, s.fps)]
+    encoded: list[bytes | None] = [None] * len(clips)
+    by_size: dict[tuple[int, ...], list[int]] = {}
+    for k, (clip, _) in enumerate(clips):
+        by_size.setdefault(tuple(np.shape(clip)[1:]), []).append(k)
+    for ks in by_size.values():
+        for k, data in zip(ks, encode_clips([clips[k] for k in ks], crf=crf, preset=preset)):
+            encoded[k] = data
+    rows, k = [], 0
+    for sample_id, source_id, sample in items:
+        videos = []
+        for i in range(len(sample.clips)):
+            videos.append({"bytes": encoded[k], "path": clip_filename(sample_id, i)})
+            k += 1
+        rows.append(_row(sample_id, source_id, sample, videos))
+    return rows
+
+
+def _row(sample_id: str, source_id: str, sample: Sample, videos: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": sample_id,
         "task": sample.task,
