@@ -122,6 +122,16 @@ GENERIC_NAMES = frozenset(
         "ci",
         "test",
         "runneradmin",
+        "server",
+        "host",
+        "machine",
+        "sandbox",
+        "main",
+        "data",
+        "worker",
+        "master",
+        "default",
+        "home",
     ]
 )
 
@@ -861,9 +871,18 @@ class _Decoder:
 
 
 def _glob(folder: Path, pattern: str) -> set[str]:
+    """The files a README ``data_files`` pattern selects, resolved as ``datasets`` resolves them."""
     if pattern.startswith("/") or ".." in pattern.split("/"):
         return set()
-    return {_rel(p, folder) for p in folder.glob(pattern) if p.is_file()}
+    try:
+        from datasets.data_files import resolve_pattern
+    except ImportError:  # no datasets: pathlib's glob (the same for the patterns the card writes)
+        return {_rel(p, folder) for p in folder.glob(pattern) if p.is_file()}
+    try:
+        found = resolve_pattern(pattern, base_path=str(folder))
+    except FileNotFoundError:
+        return set()
+    return {Path(os.path.relpath(str(f).removeprefix("file://"), folder)).as_posix() for f in found}
 
 
 def _check_composition(
