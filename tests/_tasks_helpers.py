@@ -303,3 +303,95 @@ def rect_frame(index: int, height: int, width: int, seed: int = 0) -> np.ndarray
     frame[y0 : y0 + rh, x0 : x0 + rw] = 210
     frame[0, 0, 0] = index % 256  # unique per index without touching the rectangle
     return frame
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Counting samples drawn on black frames, checked against the independent count
+
+
+def counting_frame_size(seed: int) -> tuple[int, int]:
+    """Small frames of varied size and aspect (landscape and portrait): 64x48 .. 128x96."""
+    rng = np.random.default_rng((77, seed))
+    w, h = int(rng.integers(64, 129)), int(rng.integers(48, 97))
+    return (h, w) if seed % 3 == 0 else (w, h)
+
+
+_BLACK: dict[tuple[int, int], np.ndarray] = {}
+
+
+def black_counting_sample(seed: int, preset: str, size: tuple[int, int] | None = None):
+    """Plan and make one counting sample on black frames; returns (plan, sample)."""
+    w, h = size or counting_frame_size(seed)
+    info = VideoInfo(duration=20.0, fps=10.0, num_frames=200, width=w, height=h)
+    plan = plan_sample(TaskSpec("counting", preset), info, np.random.default_rng(seed))
+    if (h, w) not in _BLACK:
+        _BLACK[(h, w)] = np.zeros((48, h, w, 3), dtype=np.uint8)
+    return plan, make_sample(plan, _BLACK[(h, w)])
+
+
+LIMITS = {"easy": (3, 3), "hard": (4, 4)}
+
+
+def counting_problems(sample, preset: str) -> list[str]:
+    """Everything that is wrong with a counting sample drawn on black frames (empty when all is right)."""
+    problems = []
+    clip = sample.clips[0]
+    _, h, w, _ = clip.shape
+    comps = components(clip)
+    counted = count_by_kind(comps)
+    answer = tuple(int(v) for v in sample.answer.split(","))
+    if counted != answer:
+        problems.append(f"counted {counted} but the answer is {answer}")
+    shapes = sample.params["shapes"]
+    if len(comps) != len(shapes):
+        problems.append(f"{len(comps)} connected components for {len(shapes)} shapes (overlap or split)")
+    max_frames, max_instances = LIMITS.get(preset, (None, None))
+    for c in comps:
+        if not c.single_color:
+            problems.append(f"frame {c.frame}: two shapes of different colours touch")
+        if c.touches_border:
+            problems.append(f"frame {c.frame}: a shape is cut by the frame edge")
+        if min(c.color) < 50:
+            problems.append(f"frame {c.frame}: colour {c.color} has a channel below 50")
+    by_frame: dict[int, list[Component]] = {}
+    for c in comps:
+        by_frame.setdefault(c.frame, []).append(c)
+    frames_of: dict[str, list[int]] = {k: [] for k in SHAPE_ORDER}
+    for f, cs in by_frame.items():
+        kinds = {c.kind for c in cs}
+        if len(kinds) != 1:
+            problems.append(f"frame {f} carries several shape types {sorted(kinds)}")
+        frames_of[cs[0].kind].append(f)
+        if max_instances is not None and len(cs) > max_instances:
+            problems.append(f"frame {f} has {len(cs)} shapes > {max_instances}")
+    for kind, fs in frames_of.items():
+        fs.sort()
+        if any(b - a <= 8 for a, b in zip(fs, fs[1:])):
+            problems.append(f"{kind} frames {fs} are not more than 8 apart")
+        if not fs or (max_frames is not None and len(fs) > max_frames):
+            problems.append(f"{kind} is on {len(fs)} frames")
+    if max_frames is not None and not all(1 <= a <= max_frames * max_instances for a in answer):
+        problems.append(f"counts {answer} outside [1, {max_frames * max_instances}]")
+    short = min(w, h)
+    for s in shapes:
+        if not int(0.2 * short) <= s["size"] <= int(0.4 * short):
+            problems.append(f"size {s['size']} outside 0.2-0.4 of {short}")
+        cx, cy = s["center"]
+        if not (0.15 * w <= cx <= 0.85 * w and 0.15 * h <= cy <= 0.85 * h):
+            problems.append(f"centre {s['center']} outside the central 70 % box of {w}x{h}")
+    return problems
+
+
+def check_counting_seeds(seeds: list[int]) -> tuple[list[str], dict]:
+    """Worker for the many-seed tests: the problems found and a few statistics."""
+    problems: list[str] = []
+    stats = {"samples": 0, "max_easy": 0, "max_hard": 0, "shapes": 0}
+    for seed in seeds:
+        preset = "hard" if seed % 2 else "easy"
+        _, sample = black_counting_sample(seed, preset)
+        problems += [f"seed {seed} ({preset}): {p}" for p in counting_problems(sample, preset)]
+        values = [int(v) for v in sample.answer.split(",")]
+        stats["samples"] += 1
+        stats["shapes"] += sum(values)
+        stats[f"max_{preset}"] = max(stats[f"max_{preset}"], *values)
+    return problems, stats
