@@ -335,8 +335,11 @@ def _read_readme(folder: Path, report: VerifyReport) -> dict[str, Any] | None:
     if end < 0:
         report.add("readme", README, "YAML front matter is not closed by a '---' line")
         return None
-    import yaml
-
+    try:
+        import yaml
+    except ImportError:
+        report.skipped.append("README YAML (configs, dataset_info): PyYAML is not installed")
+        return None
     try:
         meta = yaml.safe_load(text[3:end])
     except yaml.YAMLError as exc:
@@ -755,14 +758,16 @@ def decode_with_probe(data: bytes, timeout: float = 120) -> tuple[np.ndarray, Pr
     """Every frame of an mp4 (bytes) as uint8 RGB ``(n, H, W, 3)``, and its ffprobe facts.
 
     The same ffprobe + ffmpeg calls as :func:`videossr.build.render.decode_all_frames` (ffmpeg only, no
-    torch), which does not return the probe: the container fps is needed too, and probing twice is slow.
+    torch; one decoder thread, as verify runs many in parallel), which does not return the probe: the
+    container fps is needed too, and probing twice is slow.
     """
     with tempfile.TemporaryDirectory(prefix="videossr-verify-") as tmp:
         src = Path(tmp) / "clip.mp4"
         src.write_bytes(data)
         info = probe(src)
+        args = ["-threads", "1", "-i", str(src), "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough"]  # fmt: skip
         raw = run_ffmpeg(
-            ["-i", str(src), "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:1"],
+            [*args, "pipe:1"],
             timeout=timeout,
             what="decoding a clip",
         )
@@ -834,7 +839,13 @@ class _Decoder:
     """Decodes clips in a thread pool (each decode is an ffmpeg subprocess) with bounded memory."""
 
     def __init__(self, report: VerifyReport, workers: int, total: int, progress: bool) -> None:
-        from tqdm import tqdm
+        try:
+            from tqdm import tqdm
+        except ImportError:  # no progress bar, same checks
+            progress = False
+
+            def tqdm(*args: Any, **kwargs: Any) -> Any:
+                return type("NoBar", (), {"update": lambda self, n=1: None, "close": lambda self: None})()
 
         self.report = report
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
@@ -1231,7 +1242,7 @@ def verify_repo(
         return report
     if progress is None:
         progress = sys.stderr.isatty()
-    workers = workers or os.cpu_count() or 1
+    workers = workers or min(os.cpu_count() or 1, 16)
     expected = _expected_features()
     if expected is None:
         report.skipped.append("schema types: the datasets package is not installed")
@@ -1414,7 +1425,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-load", action="store_true", help="skip the load_dataset(FOLDER) check")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="parallel decoders (default: CPU count)"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel decoders (default: CPU count, at most 16)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
