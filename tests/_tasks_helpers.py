@@ -7,6 +7,7 @@ connected-component labelling written from scratch.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -366,7 +367,7 @@ def counting_problems(sample, preset: str) -> list[str]:
             problems.append(f"frame {f} has {len(cs)} shapes > {max_instances}")
     for kind, fs in frames_of.items():
         fs.sort()
-        if any(b - a <= 8 for a, b in zip(fs, fs[1:])):
+        if any(b - a <= 8 for a, b in itertools.pairwise(fs)):
             problems.append(f"{kind} frames {fs} are not more than 8 apart")
         if not fs or (max_frames is not None and len(fs) > max_frames):
             problems.append(f"{kind} is on {len(fs)} frames")

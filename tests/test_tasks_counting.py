@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -153,7 +154,7 @@ def test_layout_statistics_follow_the_presets():
     for seed in range(400):
         for preset in ("easy", "hard"):
             plan, _ = black_counting_sample(seed, preset, size=(96, 72))
-            for kind, fs in plan.params["frames_per_shape"].items():
+            for _kind, fs in plan.params["frames_per_shape"].items():
                 frames_used[preset].add(len(fs))
                 for f in fs:
                     instances[preset].add(sum(1 for s in plan.params["shapes"] if s["frame"] == f))
@@ -168,7 +169,7 @@ def test_custom_parameters():
         plan = plan_sample(spec, info, np.random.default_rng(seed))
         assert plan.subtype == "custom"
         for fs in plan.params["frames_per_shape"].values():
-            assert 1 <= len(fs) <= 5 and all(b - a > 8 for a, b in zip(fs, fs[1:]))
+            assert 1 <= len(fs) <= 5 and all(b - a > 8 for a, b in itertools.pairwise(fs))
         assert all(1 <= c <= 10 for c in plan.params["counts"])
     assert TaskSpec("counting", "easy", {"max_instances_per_frame": 4}).config().max_instances_per_frame == 4
 
