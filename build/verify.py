@@ -12,19 +12,29 @@ What is checked (each problem names the row id / shard / file and what is wrong)
 * **schema** - every shard's columns and Arrow types equal :func:`videossr.build.schema.features` (with the
   ``huggingface`` metadata that makes ``videos`` a list of ``Video``); unreadable shards.
 * **clips** - ``len(videos) == len(fps) == len(num_frames) == len(frame_times)``; every ``frame_times`` list
-  has ``num_frames`` entries; every clip decodes with ffmpeg (:func:`videossr.build.render.decode_all_frames`,
-  no torch needed) to exactly ``num_frames`` frames, as H.264 yuv420p, and its container rate equals ``fps``.
+  has ``num_frames`` entries; every clip decodes with ffmpeg (:func:`decode_with_probe`: the calls of
+  :func:`videossr.build.render.decode_all_frames`, no torch needed) to exactly ``num_frames`` frames, as H.264
+  yuv420p without rotation, and its container rate equals ``fps`` (relative tolerance 1e-4); counting clips
+  have the params ``frame_size``.
 * **answers** - ``params`` is a JSON object with the keys its task needs; the answer parses with the task's
   strict parser and equals the answer re-derived from ``params`` (grounding interval, counting counts, jigsaw
-  order); subtype/difficulty/clip counts/fps/frame times agree with ``params``; the system prompt and question
-  are the task's; the question has one ``<video>`` marker per clip.
+  order); subtype/difficulty/clip counts/fps agree with ``params``; ``frame_times`` are the planned source
+  frames (``source_indices / source_fps``; a grounding reorder in its params order, jigsaw clips in their shown
+  order, and the answer's play order gives increasing times); counting layouts obey their limits; the system
+  prompt and question are the task's; the question has one ``<video>`` marker per clip.
 * **composition** - rows per task / subtype / difficulty and per config match ``build_manifest.json`` and the
   README's ``dataset_info``; the README ``configs`` globs match exactly the shards on disk; shard names carry
-  the manifest fingerprint; ids are unique; source ids are relative and the manifest's ``sources`` list them.
+  the manifest fingerprint; ids are unique; source ids are relative (no ``..``) and the manifest's ``sources``
+  list exactly the rows' sources; no row comes from a source or is a sample the manifest lists as skipped.
 * **overlap** - no source id is in both FOLDER and ``--other`` (VideoSSR-30K vs VIUBench).
 * **load** - ``load_dataset(FOLDER)`` (fresh temporary cache) loads every row and decodes the first clip.
 * **leak** - no absolute path, user name, host name or token-like string in any row's text columns, video
-  ``path``, the README, the manifest or any other published text file.
+  ``path``, the README, the manifest, the shards' schema metadata or any other published file (binary files:
+  exact strings, tokens and PNG text chunks). Names that identify nobody (root, runner...) and the manifest's
+  public ``repo_id`` are not leaks.
+
+Hidden work files (``.work/``, ``.staging-*``, ``.*.tmp-*``) are neither loaded nor uploaded: leftovers of an
+interrupted write are listed as notes, not problems. Problems make ``report.ok`` false and the CLI exit 1.
 """
 
 from __future__ import annotations
@@ -1062,6 +1072,8 @@ def _check_composition(
         data_files = c.get("data_files")
         if isinstance(data_files, str):
             data_files = [{"split": "train", "path": data_files}]
+        elif isinstance(data_files, dict):  # {split: pattern(s)}
+            data_files = [{"split": k, "path": v} for k, v in data_files.items()]
         if not isinstance(data_files, list) or not data_files:
             report.add("readme", README, f"config {name!r} has no data_files")
             continue
