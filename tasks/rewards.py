@@ -39,10 +39,13 @@ def _ground_truth_permutation(answer: str) -> tuple[int, ...]:
 
 
 def interval_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """1-D intersection over union of two ``(start, end)`` intervals."""
+    """1-D intersection over union of two ``(start, end)`` intervals.
+
+    The reference's ``1e-9`` guard only protects against an empty union, which is handled explicitly
+    here; adding it to a positive union would score an exact short interval below 1 (0.1 s: 0.99999999)."""
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     union = (a[1] - a[0]) + (b[1] - b[0]) - inter
-    return float(inter / (union + EPS)) if union > 0 else (1.0 if a == b else 0.0)
+    return float(inter / union) if union > 0 else (1.0 if a == b else 0.0)
 
 
 def grounding_reward(completion: str, answer: str, strict: bool = False) -> float:
