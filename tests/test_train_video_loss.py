@@ -33,7 +33,7 @@ class Recorder:
     def hook(self, which: str):
         def pre_hook(module, args, kwargs):
             rec = {"which": which, "grad": torch.is_grad_enabled()}
-            for k in ("input_ids", "attention_mask", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts",
+            for k in ("input_ids", "attention_mask", "pixel_values", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts",
                       "mm_token_type_ids"):  # fmt: skip
                 v = kwargs.get(k)
                 rec[k] = v.detach().cpu().clone() if isinstance(v, torch.Tensor) else None
@@ -227,3 +227,12 @@ def test_stock_trainer_drops_the_video(tmp_path):
     grad_calls = [c for c in rec.calls if c["grad"]]
     assert grad_calls and all(c["pixel_values_videos"] is None for c in grad_calls)
     assert all(nonzero == 0 for nonzero, _ in grads.steps)
+
+
+def test_frames_mode_puts_the_frames_in_the_loss(tmp_path):
+    """--video-as frames: TRL's own image path carries every frame (pixel_values) into the gradient forward."""
+    _, rec, grads = run_training("qwen3_vl", tmp_path, video_as="frames", beta=0.0, max_steps=1)
+    grad_calls = [c for c in rec.calls if c["grad"]]
+    assert grad_calls
+    assert all(c["pixel_values_videos"] is None and c["pixel_values"] is not None for c in grad_calls)
+    assert all(nonzero == total for nonzero, total in grads.steps)

@@ -181,7 +181,8 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_fun
         load_train_dataset(cfg.dataset, split=cfg.split, config=cfg.dataset_config), options
     )
     try:
-        processor = AutoProcessor.from_pretrained(cfg.model)
+        # left padding, as TRL itself loads it: its image path (--video-as frames) pads prompts with the processor
+        processor = AutoProcessor.from_pretrained(cfg.model, padding_side="left", truncation_side="left")
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot load a processor from --model {cfg.model!r}: {exc}".splitlines()[0]) from None
     if getattr(processor, "video_processor", None) is None and cfg.video_as == "video":
