@@ -312,3 +312,30 @@ def test_cli_reports_every_problem_and_exits_nonzero(broken: Path) -> None:
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert data["ok"] is False and {p["check"] for p in data["problems"]} == {"answer", "manifest"}
+
+
+def test_missing_manifest_and_card(broken: Path) -> None:
+    (broken / "build_manifest.json").unlink()
+    (broken / "README.md").unlink()
+    report = _verify(broken)
+    assert "[manifest] build_manifest.json: missing" in map(str, report.problems), report.format()
+    assert "[readme] README.md: missing: the folder has no dataset card" in map(str, report.problems)
+
+
+def test_column_of_the_wrong_type(broken: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = shards(broken)[0]
+    table = pq.read_table(shard)
+    i = table.schema.get_field_index("num_frames")
+    table = table.set_column(
+        i, pa.field("num_frames", pa.list_(pa.int64())), table.column(i).cast(pa.list_(pa.int64()))
+    )
+    pq.write_table(table, shard)
+    found = _only(_verify(broken), "schema")
+    assert (
+        len(found) == 1
+        and "column 'num_frames' has type list<" in found[0]
+        and "int64>, expected" in found[0]
+    ), found
