@@ -120,6 +120,11 @@ def _use_presentation_times(sample: Any, indices: np.ndarray, pts: np.ndarray, f
     """Replace the nominal ``index / fps`` frame times by the decoder's presentation times (they differ
     for variable-frame-rate sources). Frames decoded outside ``indices`` (re-draws) keep nominal times."""
     lookup = dict(zip(indices.tolist(), pts.tolist()))
+    planned = [int(i) for i in sample.params.get("source_indices", [])]
+    source_pts = [lookup.get(i, i / fps) for i in planned]
+    if any(abs(t - i / fps) > 1e-12 + 1e-10 * abs(t) for t, i in zip(source_pts, planned)):
+        # e.g. variable frame rate: record the real times of the planned frames so rows can be re-checked
+        sample.params["source_pts"] = source_pts
     sample.frame_times = [
         np.asarray([lookup.get(int(i), t) for i, t in zip(np.rint(times * fps).astype(np.int64), times)])
         for times in sample.frame_times

@@ -213,8 +213,10 @@ def write_shards(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Leftovers of a killed earlier write are never visible to readers; clear them now.
+    for leftover in [*out_dir.glob(".staging-*"), *out_dir.glob(".old-data-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = out_dir / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     schema = arrow_schema()
     sinks: dict[str, _ShardSink] = {}

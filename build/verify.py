@@ -506,6 +506,8 @@ def _check_fps_and_times(row: dict, params: dict, add: Callable[[str, str], None
         return
     flat = [t for clip in times if isinstance(clip, list) for t in clip]
     want = [i / sfps for i in idx]
+    if isinstance(params.get("source_pts"), list) and len(params["source_pts"]) == len(idx):
+        want = [float(t) for t in params["source_pts"]]  # variable frame rate: the decoder's real times
     if row.get("task") == "jigsaw":
         per, shown = params.get("frames_per_clip"), params.get("shown_order")
         if isinstance(per, int) and isinstance(shown, list) and all(isinstance(k, int) for k in shown):

@@ -69,6 +69,11 @@ def test_every_bad_input_is_skipped_with_a_reason_and_every_good_one_used(messy_
     assert "no video stream" in skipped["bad/audio_only"]
     assert "empty file" in skipped["bad/zero"]
     assert "too short" in skipped["bad/one_frame"] and "too short" in skipped["bad/short"]
+    # build/verify.py passes on the result.
+    from videossr.build.verify import verify_repo
+
+    report = verify_repo(folder)
+    assert not report.problems, report.problems
     # Nothing discovered is unaccounted for.
     pairs, listing_skips = discover([messy])
     assert {sid for sid, _ in pairs} | {s.source for s in listing_skips} == used | set(skipped)
