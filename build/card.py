@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from .schema import COLUMN_DOCS, COLUMNS, features
+from .schema import COLUMN_DOCS, COLUMNS, features_yaml
 
 CARDS_DIR = Path(__file__).resolve().parent.parent / "cards"
 TEMPLATE = "dataset_card.md.j2"
@@ -64,7 +64,7 @@ def yaml_metadata(summary: Any, manifest: dict[str, Any], pretty_name: str) -> d
                 "data_files": [{"split": "train", "path": f"data/{cfg}/train-{fp}-*.parquet"}],
             }
         )
-    feature_yaml = features()._to_yaml_list()
+    feature_yaml = features_yaml()
 
     def info(name: str, rows: int, nbytes: int) -> dict[str, Any]:
         return {
