@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .render import decode_all_frames
+from .render import decode_clips
 
 THUMB_H = 72
 FRAMES_PER_ROW = 8
@@ -47,16 +47,19 @@ def render_preview(rows: list[dict]) -> Image.Image | None:
     if not rows:
         return None
     font = ImageFont.load_default()
+    # Every clip shown, decoded in one ffmpeg process (a process per clip cost seconds per dataset).
+    shown = [row["videos"] if row["task"] == "jigsaw" else row["videos"][:1] for row in rows]
+    decoded = iter(decode_clips([v["bytes"] for videos in shown for v in videos]))
     panels = []
-    for row in rows:
+    for row, videos in zip(rows, shown):
         if row["task"] == "jigsaw":
-            clips = [decode_all_frames(v["bytes"]) for v in row["videos"]]
+            clips = [next(decoded) for _ in videos]
             frames = np.concatenate(
                 [c[[0, -1]] for c in clips]
             )  # first and last frame of each clip, as shown
             strip = _strip(frames, min(len(frames), FRAMES_PER_ROW * 2))
         else:
-            strip = _strip(decode_all_frames(row["videos"][0]["bytes"]), FRAMES_PER_ROW)
+            strip = _strip(next(decoded), FRAMES_PER_ROW)
         question = row["question"].replace("<video>", "").strip().splitlines()[-1]
         text = [
             f"{row['task']} / {row['subtype']}",

@@ -239,6 +239,44 @@ def encode_clips(
         return [out.read_bytes() for out in outs]
 
 
+def _parse_ppm_stream(data: bytes) -> np.ndarray:
+    """Frames of a stream of binary PPM images (``P6 <w> <h> 255`` + RGB bytes each) as ``(n, h, w, 3)``."""
+    if not data:
+        return np.zeros((0, 0, 0, 3), dtype=np.uint8)
+    fields, pos = [], 0
+    while len(fields) < 4:  # magic, width, height, maxval; separated by one whitespace byte each
+        end = pos
+        while data[end : end + 1] not in (b" ", b"\n", b"\t", b"\r"):
+            end += 1
+        fields.append(data[pos:end])
+        pos = end + 1
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise FFmpegError(f"unexpected frame header from ffmpeg: {b' '.join(fields)!r}")
+    w, h = int(fields[1]), int(fields[2])
+    frame = pos + w * h * 3
+    if len(data) % frame:
+        raise FFmpegError("ffmpeg returned a truncated frame stream")
+    frames = np.frombuffer(data, dtype=np.uint8).reshape(-1, frame)[:, pos:]
+    return frames.reshape(-1, h, w, 3)
+
+
+def decode_clips(datas: list[bytes], timeout: float = 300) -> list[np.ndarray]:
+    """Decode every frame of several mp4s (bytes) to uint8 RGB ``(n, H, W, 3)`` in one ffmpeg process
+    (no probe: each frame carries its size). For the preview sheet; checks use :func:`decode_all_frames`."""
+    if not datas:
+        return []
+    with tempfile.TemporaryDirectory(prefix="videossr-dec-") as tmp:
+        args: list[str] = []
+        for k, data in enumerate(datas):
+            (Path(tmp) / f"in{k}.mp4").write_bytes(data)
+            args += ["-i", str(Path(tmp) / f"in{k}.mp4")]
+        for k in range(len(datas)):
+            args += ["-map", f"{k}:v:0", "-fps_mode", "passthrough", "-c:v", "ppm", "-f", "image2pipe",
+                     str(Path(tmp) / f"out{k}.ppm")]  # fmt: skip
+        run_ffmpeg(args, timeout=timeout, what=f"decoding {len(datas)} clips")
+        return [_parse_ppm_stream((Path(tmp) / f"out{k}.ppm").read_bytes()) for k in range(len(datas))]
+
+
 def decode_all_frames(data: bytes, timeout: float = 120) -> np.ndarray:
     """Decode every frame of an mp4 (bytes) to uint8 RGB ``(n, H, W, 3)`` with ffmpeg (for checks)."""
     with tempfile.TemporaryDirectory(prefix="videossr-dec-") as tmp:
