@@ -487,7 +487,10 @@ def build(
     min_frames = max(r.num_frames for r in recipes) + 6  # the 5-95 % window must hold the frames
     client = _Client(config)
     try:
-        batches = [pairs[i : i + 16] for i in range(0, len(pairs), 16)]
+        # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
+        n_workers = max(1, len(client.client.scheduler_info().get("workers", {})))
+        size = max(1, min(16, -(-len(pairs) // (4 * n_workers))))
+        batches = [pairs[i : i + size] for i in range(0, len(pairs), size)]
         futures = client.client.map(probe_batch, [[(s, str(p)) for s, p in b] for b in batches], min_frames=min_frames,
                                     pure=False, retries=config.retries)  # fmt: skip
         probed: list[Source] = []
