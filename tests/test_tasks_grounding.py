@@ -401,8 +401,9 @@ def test_stutter_hold_repeats_frames(seed):
 
 def test_stutter_hold_uses_2_to_5_holds():
     holds = set()
+    small = VideoInfo(duration=40.0, fps=24.0, num_frames=960, width=24, height=16)
     for seed in range(200):
-        case = grounding_case("StutterHold", seed, params={"min_segment": 12, "max_segment": 16})
+        case = grounding_case("StutterHold", seed, info=small, params={"min_segment": 12, "max_segment": 16})
         holds.add(case.sample.params["holds"])
         assert len(np.unique(case.times[case.segment])) == case.sample.params["holds"]
     assert holds == {2, 3, 4, 5}
