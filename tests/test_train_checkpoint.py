@@ -27,7 +27,7 @@ def run(tmp_path_factory):
         "--per-device-batch", "4", "--max-completion-length", "6", "--max-pixels", f"{WIDTH}x{HEIGHT}",
         "--save-steps", "1", "--no-gradient-checkpointing",
     ]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out, proc

@@ -120,14 +120,15 @@ def test_resolve_rejects_unknown():
 @pytest.mark.slow
 def test_lora_train_and_push_to_hub_mocked(tmp_path):
     """--lora trains a peft adapter; --push-to-hub creates the repo and uploads the output folder (mocked)."""
-    from _train_helpers import varied_reward
+    from _train_helpers import one_thread, varied_reward
 
     cfg = train_config("qwen2_5_vl", tmp_path / "out", lora=True, lora_r=4, max_steps=1, beta=0.04,
                        push_to_hub="someone/videossr-tiny", learning_rate=1e-3)  # fmt: skip
     with mock.patch("huggingface_hub.HfApi") as api_cls:
         api = api_cls.return_value
         api.upload_folder.return_value = mock.Mock(commit_url="https://hf.co/someone/videossr-tiny/commit/1")
-        trainer = cli.train(cfg, reward_funcs=[varied_reward])
+        with one_thread():
+            trainer = cli.train(cfg, reward_funcs=[varied_reward])
     from peft import PeftModel
 
     assert isinstance(trainer.model, PeftModel)

@@ -13,7 +13,7 @@ import copy
 
 import pytest
 import torch
-from _train_helpers import small_dataset, train_config, varied_reward
+from _train_helpers import one_thread, small_dataset, train_config, varied_reward
 from transformers import TrainerCallback
 from videossr.train.cli import build_trainer
 from videossr.train.data import VideoOptions, load_train_dataset, prepare_dataset, processor_kwargs
@@ -22,6 +22,12 @@ from videossr.train.passrate import chat_inputs
 pytestmark = pytest.mark.slow
 
 KINDS = ("qwen2_5_vl", "qwen3_vl")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
 
 
 class Recorder:
