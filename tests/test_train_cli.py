@@ -153,3 +153,20 @@ def test_push_failure_is_not_hidden(tmp_path):
         api_cls.return_value.create_repo.side_effect = RuntimeError("401 Unauthorized")
         with pytest.raises(RuntimeError, match="401"):
             push_to_hub(tmp_path, "someone/x")
+
+
+def test_tiny_model_cli(tmp_path, capsys):
+    """`python -m videossr.train.tiny --out DIR` writes a folder that from_pretrained loads (what users and the
+    eval/ tests use)."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from videossr.train import tiny
+
+    assert tiny.main(["--kind", "qwen2_5_vl", "--out", str(tmp_path / "m")]) == 0
+    assert "wrote tiny qwen2_5_vl" in capsys.readouterr().out
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "m")
+    processor = AutoProcessor.from_pretrained(tmp_path / "m")
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert model.config.video_token_id == processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    with pytest.raises(ValueError, match="unknown kind"):
+        tiny.make_tiny_vlm("llava", tmp_path / "x")

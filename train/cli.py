@@ -197,7 +197,7 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_fun
     kw.setdefault("chat_template_kwargs", {"processor_kwargs": processor_kwargs(processor, options)})
     kw.setdefault("generation_kwargs", {"suppress_tokens": suppress_vision_tokens(processor.tokenizer)})
     if kw.get("bf16"):
-        kw.setdefault("model_init_kwargs", {"dtype": torch.bfloat16})
+        kw.setdefault("model_init_kwargs", {"dtype": "bfloat16"})
     args = GRPOConfig(**kw)
 
     class SaveConfig(TrainerCallback):
