@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
-    p.add_argument("--crf", type=int, default=20, help="x264 CRF of the clips, 0..23 (default 20)")
+    p.add_argument("--crf", type=int, default=23, help="x264 CRF of the clips, 0..23 (default 23)")
     p.add_argument(
         "--decode-timeout", type=float, default=120.0, help="seconds before a decode call is abandoned"
     )

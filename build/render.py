@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CRF = 20  # <= 23 keeps perturbations (noise, colour swaps, borders) clearly visible
+DEFAULT_CRF = 23  # <= 23 keeps perturbations (noise, colour swaps, borders) clearly visible
 DEFAULT_PRESET = "veryfast"
 
 
