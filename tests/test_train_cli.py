@@ -170,3 +170,21 @@ def test_tiny_model_cli(tmp_path, capsys):
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
     with pytest.raises(ValueError, match="unknown kind"):
         tiny.make_tiny_vlm("llava", tmp_path / "x")
+
+
+def test_dataset_errors_reach_the_cli_as_one_line(tmp_path, capsys):
+    import datasets
+
+    ds = datasets.load_dataset(small_dataset(), split="train").remove_columns(["answer"])
+    (tmp_path / "bad" / "data").mkdir(parents=True)
+    ds.to_parquet(str(tmp_path / "bad" / "data" / "train-00000-of-00001.parquet"))
+    tiny_model("qwen2_5_vl")
+    capsys.readouterr()
+    rc = cli.main(["--dataset", str(tmp_path / "bad"), "--model", tiny_model("qwen2_5_vl"), "--output-dir",
+                   str(tmp_path / "o")])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "examples/s" not in line]
+    assert rc == 2 and len(err) == 1 and "missing column(s) answer" in err[0]
+    rc = cli.pass_rate_main(["--dataset", small_dataset(), "--model", str(tmp_path / "no-model"), "--k", "2",
+                             "--out", str(tmp_path / "pr")])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "examples/s" not in line]
+    assert rc == 2 and len(err) == 1 and "cannot load --model" in err[0]

@@ -169,12 +169,16 @@ def hf_sampler(
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from .cli import CLIError
     from .data import configure_processor, processor_kwargs
     from .tiny import suppress_vision_tokens
 
-    processor = AutoProcessor.from_pretrained(model_path)
+    try:
+        processor = AutoProcessor.from_pretrained(model_path, padding_side="left")
+        model = AutoModelForImageTextToText.from_pretrained(model_path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot load --model {model_path!r}: {str(exc).splitlines()[0]}") from None
     configure_processor(processor, options)
-    model = AutoModelForImageTextToText.from_pretrained(model_path)
     model.eval()
     if torch.cuda.is_available():
         model.to("cuda")
