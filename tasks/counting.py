@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .prompts import COUNTING_QUESTION, SYSTEM_PROMPT, single_video_question
-from .sample import FramePlan, Sample, SampleRejected, VideoInfo
+from .sample import AmbiguousSample, FramePlan, Sample, SampleRejected, VideoInfo
 from .timeline import DEFAULT_NUM_FRAMES, DEFAULT_SPAN, grid_for_units, indices_to_times
 
 TASK = "counting"
@@ -27,6 +27,9 @@ SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
 # triangle: equilateral side, as the reference's base = size, height = size * sqrt(3) / 2).
 _CIRCUMRADIUS = {"circle": 0.5, "square": math.sqrt(2) / 2, "triangle": 1 / math.sqrt(3)}
 GAP_PX = 2.0  # minimum empty pixels between the circumscribed circles of two shapes on a frame
+# A shape must stand out from the picture it is painted on: mean |colour - pixels under it| over its area
+# and channels (0-255). A yellow disc on a yellow wall would make the count unverifiable.
+MIN_CONTRAST = 30.0
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,36 @@ def paint(frame: np.ndarray, shapes: list[dict]) -> np.ndarray:
     return out
 
 
+def _ensure_contrast(shape: dict, frame: np.ndarray) -> None:
+    """Make the shape stand out from the picture under it, or reject the sample.
+
+    The drawn colour ``c`` is kept when it differs enough from the pixels it covers; otherwise its mirror in
+    the allowed range, ``305 - c`` (still 50..255 per channel), is used when that differs more. If neither
+    stands out the count could not be verified from the pixels, so the sample is rejected (and re-drawn).
+    """
+    h, w = frame.shape[:2]
+    y0, y1, x0, x1 = _shape_box(shape, h, w)
+    under = frame[y0:y1, x0:x1][_mask_in_box(shape, y0, y1, x0, x1)].astype(np.int16)
+    if not under.size:
+        raise AmbiguousSample(f"counting: a {shape['type']} on frame {shape['frame']} covers no pixel")
+    best, best_contrast = None, -1.0
+    for color in (
+        np.asarray(shape["color"], dtype=np.int16),
+        305 - np.asarray(shape["color"], dtype=np.int16),
+    ):
+        contrast = float(np.abs(under - color).mean())
+        if contrast > best_contrast:
+            best, best_contrast = color, contrast
+        if contrast >= MIN_CONTRAST:
+            break
+    if best_contrast < MIN_CONTRAST:
+        raise AmbiguousSample(
+            f"counting: a {shape['type']} on frame {shape['frame']} cannot stand out from the picture under it "
+            f"(mean colour difference {best_contrast:.1f} < {MIN_CONTRAST:.0f})"
+        )
+    shape["color"] = [int(c) for c in best]
+
+
 def counts(shapes: list[dict]) -> tuple[int, int, int]:
     return tuple(sum(1 for s in shapes if s["type"] == name) for name in SHAPES)  # type: ignore[return-value]
 
@@ -279,11 +312,15 @@ def make(frame_plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None
             "(the sampler must deliver the size given in VideoInfo)"
         )
     out = frames.copy()
+    shapes = [dict(s) for s in params["shapes"]]  # colours may be adjusted below; the plan stays untouched
     by_frame: dict[int, list[dict]] = {}
-    for s in params["shapes"]:
+    for s in shapes:
         by_frame.setdefault(int(s["frame"]), []).append(s)
-    for f, shapes in by_frame.items():
-        out[f] = paint(frames[f], shapes)
+    for f, on_frame in by_frame.items():
+        for shape in on_frame:
+            _ensure_contrast(shape, frames[f])
+        out[f] = paint(frames[f], on_frame)
+    params["shapes"] = shapes
     return Sample(
         task=TASK,
         subtype=frame_plan.subtype,

@@ -29,7 +29,7 @@ class GroundingConfig:
     max_segment: int = 16
     speed_factor: float = 2.0  # Slow/Fast: segment sampled this many times denser/sparser (SPEC 11)
     span: tuple[float, float] = DEFAULT_SPAN
-    min_visible_change: float = 3.0  # mean |delta| (0-255) a perturbed boundary frame must show
+    min_visible_change: float = 6.0  # mean |delta| (0-255) a perturbed boundary frame must show
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_segment <= self.max_segment < self.num_frames:
@@ -141,7 +141,7 @@ def make(frame_plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None
     times = frame_plan.times.copy()
     out = frames.copy()
     segment = slice(start, start + length)
-    threshold = float(params.pop("_min_visible_change", 3.0))
+    threshold = float(params.pop("_min_visible_change", GroundingConfig.min_visible_change))
     params.pop("_span", None)
 
     if pert.kind == "pixels":

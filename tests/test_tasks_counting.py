@@ -19,7 +19,15 @@ from _tasks_helpers import (
     counting_problems,
     decode,
 )
-from videossr.tasks import SampleRejected, TaskSpec, VideoInfo, make_sample, plan_sample
+from videossr.tasks import (
+    AmbiguousSample,
+    SampleRejected,
+    TaskSpec,
+    VideoInfo,
+    counting,
+    make_sample,
+    plan_sample,
+)
 from videossr.tasks.counting import CountingConfig, paint, shape_mask
 
 
@@ -109,8 +117,33 @@ def test_shapes_are_painted_exactly_over_the_video():
     painted = on_black.any(axis=-1)
     out = sample.clips[0]
     assert np.array_equal(out[~painted], frames[~painted])
-    assert np.array_equal(out[painted], on_black[painted])
+    # Every shape pixel has its shape's final colour: the drawn one, or its mirror 305 - c where the drawn
+    # colour would not stand out from the picture under it.
+    expected = frames.copy()
+    for f in {s["frame"] for s in sample.params["shapes"]}:
+        expected[f] = counting.paint(frames[f], [s for s in sample.params["shapes"] if s["frame"] == f])
+    assert np.array_equal(out, expected)
+    for drawn, final in zip(plan.params["shapes"], sample.params["shapes"]):
+        assert final["color"] in (drawn["color"], [305 - c for c in drawn["color"]])
+        assert all(50 <= c <= 255 for c in final["color"])
     assert np.array_equal(frames, decode(info, plan.times))  # the decoded frames are not modified
+
+
+def test_a_shape_that_would_not_stand_out_gets_the_mirrored_colour_or_the_sample_is_rejected():
+    info = VideoInfo(duration=40.0, fps=24.0, num_frames=960, width=96, height=64)
+    plan = plan_sample(TaskSpec("counting", "easy"), info, np.random.default_rng(5))
+    first = plan.params["shapes"][0]
+    frames = np.zeros((48, 64, 96, 3), dtype=np.uint8)
+    frames[:] = np.asarray(first["color"], dtype=np.uint8)  # the whole video has the first shape's colour
+    sample = make_sample(plan, frames)
+    assert sample.params["shapes"][0]["color"] == [305 - c for c in first["color"]]
+    assert plan.params["shapes"][0]["color"] == first["color"]  # the plan is not modified
+    # A grey that both the colour and its mirror sit close to: nothing can stand out.
+    grey = plan_sample(TaskSpec("counting", "easy"), info, np.random.default_rng(5))
+    for s in grey.params["shapes"]:
+        s["color"] = [152, 152, 152]  # 305 - 152 = 153
+    with pytest.raises(AmbiguousSample, match="cannot stand out"):
+        make_sample(grey, np.full((48, 64, 96, 3), 152, dtype=np.uint8))
 
 
 def test_painted_pixels_are_the_shape_masks_and_nothing_else():
