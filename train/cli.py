@@ -222,10 +222,12 @@ def train(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list
     from .card import push_to_hub, write_outputs
 
     print("VideoSSR GRPO - effective config:\n" + cfg.to_json(), flush=True)
+    trainer = build_trainer(
+        cfg, callbacks=callbacks, reward_funcs=reward_funcs
+    )  # checks data and model first
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILENAME).write_text(cfg.to_json() + "\n")
-    trainer = build_trainer(cfg, callbacks=callbacks, reward_funcs=reward_funcs)
     t0 = time.time()
     result = trainer.train()
     runtime = time.time() - t0
