@@ -242,3 +242,37 @@ def test_frames_mode_puts_the_frames_in_the_loss(tmp_path):
     assert grad_calls
     assert all(c["pixel_values_videos"] is None and c["pixel_values"] is not None for c in grad_calls)
     assert all(nonzero == total for nonzero, total in grads.steps)
+
+
+def test_trainer_logps_equal_a_plain_single_row_forward(trained):
+    """Independent reference: each row's loss-path log-probs (batched, left-padded, chunked) equal a plain model
+    forward of that row alone with its own video tensors and the processor's token types."""
+    kind, trainer, _, _ = trained
+    inputs = trainer._buffered_inputs[0]
+    rows = inputs["video_inputs"]
+    trainer._video_rows = rows
+    try:
+        with torch.no_grad():
+            ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], 1)
+            mask = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], 1)
+            batched, _, _ = trainer._get_per_token_logps_and_entropies(
+                trainer.model,
+                ids,
+                mask,
+                inputs["completion_ids"].shape[1],
+                trainer.args.per_device_train_batch_size,
+            )
+    finally:
+        trainer._video_rows = None
+    pad = trainer._video_pad_token_id
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    for j, row in enumerate(rows):
+        prompt = inputs["prompt_ids"][j][inputs["prompt_mask"][j].bool()]
+        completion = inputs["completion_ids"][j][inputs["completion_mask"][j].bool()]
+        full = torch.cat([prompt, completion])[None]
+        with torch.no_grad():
+            logits = model(input_ids=full, mm_token_type_ids=(full == pad).long() * 2, **row).logits[0]
+        logits = logits[len(prompt) - 1 : -1] / trainer.temperature
+        single = logits.log_softmax(-1).gather(-1, completion[:, None])[:, 0]
+        diff = (single - batched[j, : len(completion)]).abs().max()
+        assert float(diff) < 1e-4, f"{kind} row {j}: batched vs single-row log-probs differ by {float(diff)}"
