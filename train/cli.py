@@ -195,7 +195,8 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_fun
     bf16_ok = cuda and torch.cuda.is_bf16_supported()
     kw = grpo_kwargs(cfg, world_size=world, cuda=cuda, bf16_ok=bf16_ok)
     kw.setdefault("chat_template_kwargs", {"processor_kwargs": processor_kwargs(processor, options)})
-    if not cfg.use_vllm:  # transformers generate(): never emit a vision token (it would break the loss forward)
+    # transformers generate() must never emit a vision token (it would break the loss forward); not for vLLM
+    if not cfg.use_vllm:
         kw.setdefault("generation_kwargs", {"suppress_tokens": suppress_vision_tokens(processor.tokenizer)})
     if kw.get("bf16"):
         kw.setdefault("model_init_kwargs", {"dtype": "bfloat16"})
