@@ -38,7 +38,7 @@ log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 RENDER_BATCH_FRAMES = 144  # frames encoded per ffmpeg process (3 samples of 48)
-PIPELINE_VERSION = 1  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 2  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)

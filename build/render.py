@@ -20,6 +20,8 @@ import numpy as np
 
 DEFAULT_CRF = 23  # <= 23 keeps perturbations (noise, colour swaps, borders) clearly visible
 DEFAULT_PRESET = "veryfast"
+# No B-frames: a quarter less x264 CPU for 2 % more bytes on 48-frame clips whose frames are ~1 s apart.
+X264_PARAMS = "threads=1:lookahead-threads=1:bframes=0"
 
 
 class FFmpegError(RuntimeError):
@@ -166,7 +168,7 @@ def encode_clip(
         args = [
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", rate, "-i", "pipe:0",
             "-frames:v", str(n), "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-            "-threads", "1", "-x264-params", "threads=1:lookahead-threads=1",
+            "-threads", "1", "-x264-params", X264_PARAMS,
             "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
             "-r", rate, "-fps_mode", "passthrough",
             "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
@@ -224,7 +226,7 @@ def encode_clips(
             args += [
                 "-map", f"[o{k}]",
                 "-frames:v", str(len(frames[k])), "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-                "-pix_fmt", "yuv420p", "-threads", "1", "-x264-params", "threads=1:lookahead-threads=1",
+                "-pix_fmt", "yuv420p", "-threads", "1", "-x264-params", X264_PARAMS,
                 "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
                 "-r", rate, "-fps_mode", "passthrough",
                 "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
