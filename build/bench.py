@@ -1,0 +1,723 @@
+"""``python build/bench.py``: how fast the build runs beside its decode floor, how small and how fast to load
+its output, and how it scales. No network.
+
+One run, on one cached corpus and one worker count:
+
+1. **Decode floor** - decoding exactly the frames the build's frame plans need (the union per source, as
+   the build decodes it), nothing else, with the build's decoder (decord, one thread, scaled by decord to the
+   sample size), in ``--workers`` processes. This is the unavoidable cost of the build.
+2. **Full build** - ``videossr.build.pipeline.build`` of a recipe with one sample of each task family per
+   source video (grounding/ChannelSwap, counting/easy, jigsaw/easy: 3 x N samples of 48 frames, at most
+   256x256 pixels) into a Hub-ready folder, exactly as ``python build/run.py`` runs it (a fresh driver
+   process, a Dask LocalCluster of ``--workers`` single-threaded workers, probe, render, shards, card,
+   manifest, preview). Also run with 1 worker (the speed-up) and with 4x the samples (memory stays flat).
+3. **Load** - reading the built rows back with pyarrow and decoding every clip to model-ready uint8
+   ``(T, 3, H, W)`` tensors with torchcodec (the decoder ``datasets.Video`` and ``train/`` use), in
+   ``--workers`` processes; rows/s counts from when the processes are up (their one-time torch import
+   is left out).
+4. **Frame-folder baseline** (the paper's released layout, re-implemented here): decord decodes 48 frames per
+   source at native resolution and writes them as JPEG files (quality 95); each grounding sample perturbs its
+   segment's JPEGs with PIL and writes them as new JPEGs, each counting sample draws shapes on a few frames
+   and writes those as new JPEGs, jigsaw only lists paths; a parquet file lists the frame paths per sample.
+   ``--reference-repo PATH`` also times the paper's own ``pretext_tasks/sample_frames.py`` (needs cv2).
+
+Timings are medians over ``--repeats`` runs. The corpus (``--num-videos`` procedurally generated
+640x360 30 fps 60 s H.264 videos with a 2 s keyframe interval) is made once under ``--cache-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+# Run as ``python build/bench.py``: keep build/ itself off sys.path (its modules must import as
+# videossr.build.*, never shadow installed packages).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+FAMILIES = (("grounding", "ChannelSwap"), ("counting", "easy"), ("jigsaw", "easy"))
+MAX_PIXELS = 256 * 256
+
+# ---------------------------------------------------------------------------------------------------------
+# Corpus: web-video-like procedural sources (flat regions, edges, text, smooth gradients, blocky cartoons),
+# each with a moving box so every frame differs. Index i picks a kind and varies its parameters, so no two
+# videos are equal (the build dedupes by content).
+
+
+def _corpus_graph(i: int, w: int, h: int, fps: int) -> str:
+    kind = i % 5
+    if kind == 0:
+        base = f"testsrc2=size={w}x{h}:rate={fps},hue=h={(i * 47) % 360}"
+    elif kind == 1:
+        base = f"gradients=size={w}x{h}:rate={fps}:speed=0.03:seed={i}"
+    elif kind == 2:
+        base = (f"life=size={w // 5}x{h // 5}:rate={fps}:seed={i}:mold=10:ratio=0.1:death_color=#C83232"
+                f":life_color=#00ff00,scale={w}:{h}:flags=neighbor")  # fmt: skip
+    elif kind == 3:
+        base = (f"cellauto=size={w // 16}x{h // 16}:rate={fps}:rule={(30, 90, 110, 150)[i % 4]}:seed={i}"
+                f",scale={w}:{h}:flags=neighbor,colorchannelmixer=rr=1:rg=0:rb=0:gr=0.5:gg=0.3:gb=0:br=0:bg=0:bb=0.2"
+                f",hue=h={(i * 29) % 360}")  # fmt: skip
+    else:
+        base = f"testsrc=size={w}x{h}:rate={fps},hue=h={(i * 61) % 360}"
+    box = max(4, min(w, h) // 8)
+    return (f"{base}[bg];color=white:size={box}x{box}:rate={fps}[clock];"
+            f"[bg][clock]overlay=x='mod(t*{7 * fps}\\,{w - box})':y='mod(t*{3 * fps}\\,{h - box})':shortest=1")  # fmt: skip
+
+
+def _make_video(job: tuple[str, int, int, int, int, float, int]) -> str:
+    from videossr.build.render import run_ffmpeg
+
+    path, i, w, h, fps, duration, gop = job
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.mp4")
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", _corpus_graph(i, w, h, fps), "-t", f"{duration}", "-c:v", "libx264",
+         "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-threads", "1",
+         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", str(tmp)],
+        timeout=1800, what=f"generating {Path(path).name}",
+    )  # fmt: skip
+    os.replace(tmp, path)
+    return path
+
+
+def make_corpus(args: argparse.Namespace) -> Path:
+    """The cached corpus folder (made on first use, in parallel)."""
+    w, h, fps, dur = args.width, args.height, args.fps, args.duration
+    root = Path(args.cache_dir) / f"corpus-{w}x{h}-{fps}fps-{dur:g}s-gop{args.gop_seconds:g}s"
+    root.mkdir(parents=True, exist_ok=True)
+    gop = max(1, round(args.gop_seconds * fps))
+    jobs = [
+        (str(root / f"v{i:04d}.mp4"), i, w, h, fps, dur, gop)
+        for i in range(args.num_videos)
+        if not (root / f"v{i:04d}.mp4").exists()
+    ]
+    if jobs:
+        print(f"[bench] generating {len(jobs)} source videos under {root} (once; cached)", flush=True)
+        _pool_map(_make_video, jobs, args.workers)
+    # The corpus of this run: the first N videos (a larger cached corpus may hold more).
+    run_dir = Path(args.work_dir) / "sources"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    for i in range(args.num_videos):
+        os.symlink((root / f"v{i:04d}.mp4").resolve(), run_dir / f"v{i:04d}.mp4")
+    return run_dir
+
+
+def _pool_map(fn: Any, items: list, workers: int, initializer: Any = None) -> list:
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(workers, initializer=initializer) as pool:
+        return pool.map(fn, items, chunksize=1)
+
+
+def bench_recipe(n_sources: int, per_family: int) -> Any:
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.tasks import TaskSpec
+
+    mix = tuple(MixEntry(TaskSpec(t, s), n_sources * per_family) for t, s in FAMILIES)
+    return Recipe("bench", mix, max_pixels=MAX_PIXELS)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. Decode floor
+
+
+def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str, list[int], int, int]]:
+    """Per source: the union of frame indices the build's plans decode (same planning code, same seeds)."""
+    import numpy as np
+    from videossr.build.pipeline import BuildConfig, _video_info, plan_units, sample_rng
+    from videossr.build.sources import Source, discover, probe_source
+    from videossr.tasks import SampleRejected, plan_sample
+
+    pairs, _ = discover([sources_dir])
+    sources = [
+        s for s in (probe_source(sid, str(p), min_frames=54) for sid, p in pairs) if isinstance(s, Source)
+    ]
+    recipe = bench_recipe(len(sources), per_family)
+    units = plan_units(recipe, sources, BuildConfig(seed=seed), Path("unused"))
+    out = []
+    for unit in units:
+        info = _video_info(unit.source, unit.max_pixels)
+        wanted = []
+        for job in unit.jobs:
+            for attempt in range(3):
+                try:
+                    plan = plan_sample(job.spec, info, sample_rng(seed, unit.dataset, job.index, attempt))
+                except SampleRejected:
+                    continue
+                wanted.append(
+                    np.clip(np.rint(plan.times * info.fps).astype(np.int64), 0, info.num_frames - 1)
+                )
+                break
+        idx = np.unique(np.concatenate(wanted)).tolist() if wanted else []
+        out.append((unit.source.path, idx, info.width, info.height))
+    return out
+
+
+def _cpu_self() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _cpu_children() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _decode_floor_one(job: tuple[str, list[int], int, int]) -> float:
+    """CPU seconds to decode one source's frames (decord decodes in this process)."""
+    import decord
+
+    path, idx, w, h = job
+    c0 = _cpu_self()
+    reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1, width=w, height=h)
+    reader.get_batch(idx).asnumpy()
+    return _cpu_self() - c0
+
+
+def _import_decord() -> None:
+    import decord  # noqa: F401
+
+
+def _pid_after(delay: float) -> int:
+    time.sleep(delay)
+    return os.getpid()
+
+
+def _all_up(pool: Any, workers: int) -> None:
+    """Return once every pool process has run its initializer (so one-time imports stay off the clock)."""
+    for _ in range(50):
+        if len(set(pool.map(_pid_after, [0.2] * (2 * workers), chunksize=1))) >= workers:
+            return
+
+
+def run_floor(plans: list, workers: int) -> dict[str, float]:
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(workers, initializer=_import_decord) as pool:
+        _all_up(pool, workers)
+        t0 = time.perf_counter()
+        per_source = list(pool.imap_unordered(_decode_floor_one, plans, chunksize=1))
+        wall = time.perf_counter() - t0
+    return {"wall": wall, "cpu": sum(per_source), "frames": sum(len(p[1]) for p in plans)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. Full build, in a fresh driver process whose process tree is sampled for memory
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the RSS of this process and its descendants. A "worker" is one Dask worker process plus
+    everything under it (its decode child and ffmpeg encoders), summed at each sample."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.stop = threading.Event()
+        self.driver_peak = 0
+        self.worker_peak = 0
+        self.worker_process_peak = 0
+
+    def run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self.stop.is_set():
+            try:
+                self.driver_peak = max(self.driver_peak, me.memory_info().rss)
+                # Dask's nannies live in this process; the worker processes are its direct children.
+                for worker in me.children():
+                    try:
+                        if "resource_tracker" in " ".join(worker.cmdline()):
+                            continue
+                        rss = worker.memory_info().rss
+                        tree = rss + sum(c.memory_info().rss for c in worker.children(recursive=True))
+                    except psutil.Error:
+                        continue
+                    self.worker_process_peak = max(self.worker_process_peak, rss)
+                    self.worker_peak = max(self.worker_peak, tree)
+            except psutil.Error:
+                pass
+            self.stop.wait(self.interval)
+
+
+def child_build(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a fresh process: one build, its phase times and memory peaks."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    from videossr.build.pipeline import BuildConfig, build
+
+    try:
+        import psutil  # noqa: F401
+
+        sampler: _TreeSampler | None = _TreeSampler()
+        sampler.start()
+    except ImportError:
+        sampler = None
+    recipe = bench_recipe(spec["num_sources"], spec["per_family"])
+    stamps: list[tuple[float, str]] = []
+    t0 = time.perf_counter()
+    result = build(
+        [recipe],
+        [spec["sources"]],
+        BuildConfig(out_dir=Path(spec["out"]), seed=spec["seed"], workers=spec["workers"], progress=False),
+        on_progress=lambda msg: stamps.append((time.perf_counter() - t0, msg)),
+    )
+    wall = time.perf_counter() - t0
+    import resource
+
+    driver_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out = {
+        "wall": wall,
+        "rows": result.datasets[0].built,
+        "requested": result.datasets[0].requested,
+        "stamps": stamps,
+        "driver_peak": driver_maxrss,
+    }
+    if sampler is not None:
+        sampler.stop.set()
+        sampler.join()
+        out["driver_peak"] = max(driver_maxrss, sampler.driver_peak)
+        out["worker_peak"] = sampler.worker_peak
+        out["worker_process_peak"] = sampler.worker_process_peak
+    return out
+
+
+def run_build(args: argparse.Namespace, sources: Path, out: Path, workers: int, per_family: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    spec = {"sources": str(sources), "out": str(out), "workers": workers, "per_family": per_family,
+            "num_sources": args.num_videos, "seed": args.seed}  # fmt: skip
+    res_file = out.parent / f".{out.name}-result.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_child-build", json.dumps(spec), str(res_file)]
+    c0 = _cpu_children()
+    subprocess.run(cmd, check=True)
+    cpu = _cpu_children() - c0
+    res = json.loads(res_file.read_text())
+    res["cpu"] = cpu
+    res_file.unlink()
+    res.update(phases(res["stamps"], res["wall"]))
+    res.update(repo_sizes(out / "bench"))
+    return res
+
+
+def phases(stamps: list, wall: float) -> dict[str, float]:
+    """Split the build's wall time by its progress messages."""
+    at = {}
+    for t, msg in stamps:
+        if "usable sources" in msg:
+            at["probed"] = t
+        elif "writing" in msg:
+            at["rendered"] = t
+    probed, rendered = at.get("probed", 0.0), at.get("rendered", wall)
+    return {"t_start_probe": probed, "t_units": rendered - probed, "t_finalize": wall - rendered}
+
+
+def repo_sizes(repo: Path) -> dict[str, float]:
+    import pyarrow.parquet as pq
+
+    shards = sorted(repo.glob("data/**/*.parquet"))
+    published = [p for p in repo.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(repo).parts)]  # fmt: skip
+    rows, video_bytes = 0, []
+    for shard in shards:
+        for row in pq.read_table(shard, columns=["videos"]).column("videos").to_pylist():
+            rows += 1
+            video_bytes.append(sum(len(v["bytes"]) for v in row))
+    return {
+        "repo_rows": rows,
+        "shard_bytes": sum(p.stat().st_size for p in shards),
+        "repo_bytes": sum(p.stat().st_size for p in published),
+        "median_sample_video_bytes": statistics.median(video_bytes) if video_bytes else 0.0,
+        "shard_files": len(shards),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. Load
+
+
+def _load_init() -> None:
+    import torch
+    from torchcodec.decoders import VideoDecoder  # noqa: F401
+
+    torch.set_num_threads(1)
+
+
+def _load_chunk(job: tuple[str, int, int, int]) -> tuple[int, float]:
+    """Decode every clip of rows [lo, hi) of one row group to uint8 (T, 3, H, W) tensors."""
+    import pyarrow.parquet as pq
+    from torchcodec.decoders import VideoDecoder
+
+    shard, group, lo, hi = job
+    c0 = _cpu_self()
+    table = pq.ParquetFile(shard).read_row_group(group, columns=["videos", "num_frames"]).slice(lo, hi - lo)
+    frames = 0
+    for videos, counts in zip(table.column("videos").to_pylist(), table.column("num_frames").to_pylist()):
+        for video, n in zip(videos, counts):
+            dec = VideoDecoder(video["bytes"], seek_mode="exact")
+            batch = dec.get_frames_at(indices=list(range(dec.metadata.num_frames or n))).data
+            if batch.shape[0] != n:
+                raise RuntimeError(f"clip {video['path']} decoded to {batch.shape[0]} frames, not {n}")
+            frames += int(batch.shape[0])
+    return hi - lo, _cpu_self() - c0
+
+
+def run_load(repo: Path, workers: int, rows_per_task: int = 4) -> dict[str, float]:
+    import multiprocessing as mp
+
+    import pyarrow.parquet as pq
+
+    jobs = []
+    for shard in sorted(repo.glob("data/**/*.parquet")):
+        meta = pq.ParquetFile(shard).metadata
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            jobs += [(str(shard), g, lo, min(n, lo + rows_per_task)) for lo in range(0, n, rows_per_task)]
+    with mp.get_context("spawn").Pool(workers, initializer=_load_init) as pool:
+        _all_up(pool, workers)
+        t0 = time.perf_counter()
+        done = list(pool.imap_unordered(_load_chunk, jobs, chunksize=1))
+        wall = time.perf_counter() - t0
+    rows = sum(r for r, _ in done)
+    cpu = sum(c for _, c in done)
+    return {"wall": wall, "rows": rows, "cpu_per_row": cpu / rows, "rows_per_s": rows / wall}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. Frame-folder baseline (the paper's layout, re-implemented; see the module docstring)
+
+
+def _frame_folder_one(job: tuple[str, str, int, int]) -> list[dict[str, Any]]:
+    import random
+
+    import decord
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    path, out_dir, seed, samples_per_family = job
+    rng = random.Random(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+    n = len(reader)
+    start, end = int(n * 0.05), int(n * 0.95)
+    interval = (end - start) // 48
+    frames = reader.get_batch([start + i * interval for i in range(48)]).asnumpy()
+    names = []
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(out / f"{i}.jpg", quality=95)
+        names.append(str(out / f"{i}.jpg"))
+    rows = []
+    for k in range(samples_per_family):
+        # grounding / ChannelSwap: t perturbed frames written as new JPEGs (PIL's default quality, as the paper)
+        t = rng.randint(8, 16)
+        s = rng.randint(0, 48 - t)
+        paths = list(names)
+        for i in range(s, s + t):
+            with Image.open(names[i]) as img:
+                r, g, b = img.convert("RGB").split()
+                new = out / f"{i}_channelswap{k}.jpg"
+                Image.merge("RGB", (b, g, r)).save(new)
+            paths[i] = str(new)
+        rows.append({"task": "grounding", "frames": paths, "answer": f"{s}-{s + t}"})
+        # counting: shapes drawn on a few frames, written as new JPEGs (quality 95)
+        paths = list(names)
+        for i in rng.sample(range(48), rng.randint(3, 6)):
+            img = np.asarray(Image.open(names[i]).convert("RGB")).copy()
+            pil = Image.fromarray(img)
+            draw = ImageDraw.Draw(pil)
+            w, h = pil.size
+            for _ in range(rng.randint(1, 3)):
+                size = rng.randint(int(min(w, h) * 0.2), int(min(w, h) * 0.4))
+                cx, cy = rng.randint(size, w - size), rng.randint(size, h - size)
+                draw.ellipse(
+                    (cx - size // 2, cy - size // 2, cx + size // 2, cy + size // 2), fill=(200, 80, 60)
+                )
+            new = out / f"{i}_shape{k}.jpg"
+            pil.save(new, quality=95)
+            paths[i] = str(new)
+        rows.append({"task": "counting", "frames": paths, "answer": "1,0,0"})
+        # jigsaw: 6 clips of 8 frame paths, shuffled
+        order = list(range(6))
+        rng.shuffle(order)
+        rows.append({"task": "jigsaw", "frames": [p for c in order for p in names[c * 8 : (c + 1) * 8]],
+                     "answer": "".join(str(order.index(c) + 1) for c in range(6))})  # fmt: skip
+    return rows
+
+
+def run_frame_folder(sources: Path, out: Path, workers: int) -> dict[str, float]:
+    import multiprocessing as mp
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    videos = sorted(sources.glob("*.mp4"))
+    jobs = [(str(v), str(out / "frames" / v.stem), i, 1) for i, v in enumerate(videos)]
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(workers, initializer=_import_decord) as pool:
+        rows = [r for rs in pool.imap(_frame_folder_one, jobs, chunksize=1) for r in rs]
+    pq.write_table(pa.Table.from_pylist(rows), out / "train.parquet")
+    wall = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {"wall": wall, "rows": len(rows), "bytes": size}
+
+
+def run_reference(reference: Path, sources: Path, out: Path, workers: int) -> dict[str, float]:
+    """The paper's own frame extraction (``pretext_tasks/sample_frames.py``), pointed at the corpus."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('sf', {str(reference / 'pretext_tasks' / 'sample_frames.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        f"m.VIDEO_DIRS = [{str(sources)!r}]; m.OUTPUT_BASE_DIR = {str(out / 'frames')!r}\n"
+        f"m.JSON_OUTPUT_PATH = {str(out / 'fps.json')!r}; m.NUM_WORKER = {workers}\n"
+        "m.main()\n"
+    )
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file())}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Driver
+
+
+def _median(runs: list[dict], key: str) -> float:
+    values = [r[key] for r in runs if key in r]
+    return statistics.median(values) if values else float("nan")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python build/bench.py",
+        description="Benchmark the build against its decode floor, and the load speed and size of its output.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python build/bench.py --num-videos 24 --workers 2 --repeats 3",
+    )
+    p.add_argument("--num-videos", type=int, default=24, help="corpus size N (default 24)")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=3, help="runs per measurement; medians are reported (default 3)"
+    )
+    p.add_argument("--cache-dir", default=".cache/bench", help="where the generated corpus is kept")
+    p.add_argument("--work-dir", default=None, help="scratch folder for outputs (default: a temp folder)")
+    p.add_argument("--duration", type=float, default=60.0, help="source video length in seconds (default 60)")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=360)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--gop-seconds", type=float, default=2.0, help="keyframe interval (default 2 s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker and 4x-samples builds")
+    p.add_argument("--no-baseline", action="store_true", help="skip the frame-folder baseline")
+    p.add_argument("--reference-repo", type=Path, default=None,
+                   help="a checkout of the paper's code: also time its pretext_tasks/sample_frames.py")  # fmt: skip
+    p.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny run for tests: N=1, 1 repeat, 4 s 320x180 videos")  # fmt: skip
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.num_videos, args.repeats, args.duration, args.width, args.height = 1, 1, 4.0, 320, 180
+        args.cache_dir = args.cache_dir if args.cache_dir != ".cache/bench" else ".cache/bench-smoke"
+    for name in ("num_videos", "workers", "repeats"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--_child-build"]:
+        Path(argv[2]).write_text(json.dumps(child_build(json.loads(argv[1]))))
+        return 0
+    args = parse_args(argv)
+    tmp = None
+    if args.work_dir is None:
+        tmp = tempfile.mkdtemp(prefix="videossr-bench-")
+        args.work_dir = tmp
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(args, work)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, work: Path) -> int:
+    import platform
+
+    w = args.workers
+    sources = make_corpus(args)
+    print(f"[bench] corpus: {args.num_videos} videos {args.width}x{args.height} {args.fps} fps {args.duration:g} s, "
+          f"GOP {args.gop_seconds:g} s; {w} workers; {args.repeats} repeats", flush=True)  # fmt: skip
+    plans = floor_plans(sources, 1, args.seed)
+    floors, builds, singles, loads, folders, refs = [], [], [], [], [], []
+    big = None
+    for r in range(args.repeats):
+        floors.append(run_floor(plans, w))
+        print(f"[bench] run {r + 1}: decode floor {floors[-1]['wall']:.2f} s", flush=True)
+        builds.append(run_build(args, sources, work / "out", w, 1))
+        print(
+            f"[bench] run {r + 1}: build {builds[-1]['wall']:.2f} s ({builds[-1]['rows']} rows)", flush=True
+        )
+        loads.append(run_load(work / "out" / "bench", w))
+        print(f"[bench] run {r + 1}: load {loads[-1]['rows_per_s']:.1f} rows/s", flush=True)
+        if not args.no_scaling:
+            # With one worker the build above is already the 1-worker build.
+            singles.append(builds[-1] if w == 1 else run_build(args, sources, work / "out1", 1, 1))
+            print(f"[bench] run {r + 1}: build with 1 worker {singles[-1]['wall']:.2f} s", flush=True)
+            if big is None:
+                big = run_build(args, sources, work / "out4", w, 4)
+                print(f"[bench] 4x samples: build {big['wall']:.2f} s ({big['rows']} rows)", flush=True)
+        if not args.no_baseline:
+            folders.append(run_frame_folder(sources, work / "frame-folder", w))
+            print(f"[bench] run {r + 1}: frame-folder baseline {folders[-1]['wall']:.2f} s", flush=True)
+        if args.reference_repo:
+            refs.append(run_reference(args.reference_repo, sources, work / "reference", w))
+            print(f"[bench] run {r + 1}: reference sample_frames.py {refs[-1]['wall']:.2f} s", flush=True)
+
+    b0 = builds[0]
+    rows = b0["rows"]
+    build_s, floor_s = _median(builds, "wall"), _median(floors, "wall")
+    figures: dict[str, Any] = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "num_videos": args.num_videos,
+        "workers": w,
+        "repeats": args.repeats,
+        "samples": rows,
+        "build_s": build_s,
+        "build_start_probe_s": _median(builds, "t_start_probe"),
+        "build_units_s": _median(builds, "t_units"),
+        "build_finalize_s": _median(builds, "t_finalize"),
+        "floor_s": floor_s,
+        "floor_frames": floors[0]["frames"],
+        "floor_cpu_s": _median(floors, "cpu"),
+        "build_cpu_s": _median(builds, "cpu"),
+        "build_over_floor_cpu": _median(builds, "cpu") / _median(floors, "cpu"),
+        "samples_per_s": rows / build_s,
+        "s_per_sample_per_core": build_s * w / rows,
+        "build_over_floor": build_s / floor_s,
+        "units_over_floor": _median(builds, "t_units") / floor_s,
+        "shard_bytes_per_sample": b0["shard_bytes"] / rows,
+        "repo_bytes_per_sample": b0["repo_bytes"] / rows,
+        "median_sample_video_bytes": b0["median_sample_video_bytes"],
+        "driver_peak_bytes": b0.get("driver_peak", float("nan")),
+        "worker_peak_bytes": b0.get("worker_peak", float("nan")),
+        "load_rows_per_s": _median(loads, "rows_per_s"),
+        "load_cpu_per_row_s": _median(loads, "cpu_per_row"),
+        "load_avg_1min": os.getloadavg()[0],
+    }
+    if singles:
+        figures["build_1_worker_s"] = _median(singles, "wall")
+        figures["speedup"] = figures["build_1_worker_s"] / build_s
+        figures["units_speedup"] = _median(singles, "t_units") / _median(builds, "t_units")
+    if big:
+        figures["samples_4x"] = big["rows"]
+        figures["driver_peak_4x_bytes"] = big.get("driver_peak", float("nan"))
+        figures["worker_peak_4x_bytes"] = big.get("worker_peak", float("nan"))
+    if folders:
+        figures["frame_folder_s"] = _median(folders, "wall")
+        figures["frame_folder_bytes_per_sample"] = folders[0]["bytes"] / folders[0]["rows"]
+        figures["speed_vs_frame_folder"] = figures["frame_folder_s"] / build_s
+        figures["storage_vs_frame_folder"] = (
+            figures["frame_folder_bytes_per_sample"] / figures["repo_bytes_per_sample"]
+        )
+    if refs:
+        figures["reference_sample_frames_s"] = _median(refs, "wall")
+        figures["reference_frames_bytes_per_video"] = refs[0]["bytes"] / args.num_videos
+    report(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def report(f: dict[str, Any]) -> None:
+    def line(name: str, value: str, target: str = "") -> None:
+        print(f"  {name:<42} {value:>16}   {target}")
+
+    def ok(cond: bool) -> str:
+        return "met" if cond else "NOT met"
+
+    print(
+        f"\nVideoSSR build benchmark ({f['machine']}; {f['workers']} workers; medians of {f['repeats']} runs)"
+    )
+    print(
+        f"  corpus: {f['num_videos']} source videos; {f['samples']} samples (one per task family per source); "
+        f"load average {f['load_avg_1min']:.1f}"
+    )
+    line("decode floor", f"{f['floor_s']:.2f} s", f"({f['floor_frames']} frames)")
+    line("full build", f"{f['build_s']:.2f} s",
+         f"(start+probe {f['build_start_probe_s']:.2f} s, units {f['build_units_s']:.2f} s, "
+         f"finalize {f['build_finalize_s']:.2f} s)")  # fmt: skip
+    line(
+        "build / floor",
+        f"{f['build_over_floor']:.2f} x",
+        f"target <= 1.2 x: {ok(f['build_over_floor'] <= 1.2)}",
+    )
+    line("  (units phase / floor)", f"{f['units_over_floor']:.2f} x")
+    line("  CPU: build / floor", f"{f['build_over_floor_cpu']:.2f} x",
+         f"(build {f['build_cpu_s']:.1f} s, floor {f['floor_cpu_s']:.1f} s of CPU, all processes)")  # fmt: skip
+    line("samples/s", f"{f['samples_per_s']:.2f}")
+    line("seconds per sample per core", f"{f['s_per_sample_per_core']:.3f} s")
+    line("median video bytes per 48-frame sample", f"{f['median_sample_video_bytes'] / 1e3:.0f} KB",
+         f"target <= 250 KB: {ok(f['median_sample_video_bytes'] <= 250e3)}")  # fmt: skip
+    line("bytes per sample (shards only)", f"{f['shard_bytes_per_sample'] / 1e3:.0f} KB")
+    line("bytes per sample (whole repo)", f"{f['repo_bytes_per_sample'] / 1e3:.0f} KB")
+    line("driver peak memory", _mb(f["driver_peak_bytes"]))
+    line("worker peak memory (incl. decoder, ffmpeg)", _mb(f["worker_peak_bytes"]))
+    if "samples_4x" in f:
+        dr = f["driver_peak_4x_bytes"] / f["driver_peak_bytes"]
+        wr = f["worker_peak_4x_bytes"] / f["worker_peak_bytes"]
+        line(f"driver peak, {f['samples_4x']} samples (4x)", _mb(f["driver_peak_4x_bytes"]),
+             f"x{dr:.2f}: flat (<= 1.25) {ok(dr <= 1.25)}")  # fmt: skip
+        line(f"worker peak, {f['samples_4x']} samples (4x)", _mb(f["worker_peak_4x_bytes"]),
+             f"x{wr:.2f}: flat (<= 1.25) {ok(wr <= 1.25)}")  # fmt: skip
+    line("load rows/s (decode every clip to tensors)", f"{f['load_rows_per_s']:.1f}",
+         f"target >= 50: {ok(f['load_rows_per_s'] >= 50)}")  # fmt: skip
+    line("  load CPU per row", f"{f['load_cpu_per_row_s'] * 1e3:.1f} ms",
+         f"= {f['workers'] / f['load_cpu_per_row_s']:.0f} rows/s on {f['workers']} idle cores")  # fmt: skip
+    if "speedup" in f:
+        line("build with 1 worker", f"{f['build_1_worker_s']:.2f} s")
+        line(f"speed-up, {f['workers']} workers vs 1", f"{f['speedup']:.2f} x",
+             (f"target >= 1.8 x: {ok(f['speedup'] >= 1.8)}" if f["workers"] > 1 else "n/a with 1 worker")
+         + f" (units phase {f['units_speedup']:.2f} x)")  # fmt: skip
+    if "frame_folder_s" in f:
+        line("frame-folder baseline", f"{f['frame_folder_s']:.2f} s",
+             f"build is {f['speed_vs_frame_folder']:.2f} x faster (target >= 1.5 x)")  # fmt: skip
+        line("frame-folder bytes per sample", f"{f['frame_folder_bytes_per_sample'] / 1e3:.0f} KB",
+             f"{f['storage_vs_frame_folder']:.1f} x our whole repo (target >= 10 x)")  # fmt: skip
+    if "reference_sample_frames_s" in f:
+        line("paper's sample_frames.py (frames only)", f"{f['reference_sample_frames_s']:.2f} s",
+             f"{f['reference_frames_bytes_per_video'] / 1e3:.0f} KB of JPEGs per video")  # fmt: skip
+    print(flush=True)
+
+
+if __name__ == "__main__":
+    from videossr.build.bench import main as _main
+
+    sys.exit(_main())
