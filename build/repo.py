@@ -34,6 +34,7 @@ from .schema import COLUMNS, arrow_schema, clip_filename
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
 ROW_GROUP_ROWS = 64
+ROW_GROUP_BYTES = 16 * 1000 * 1000  # also cut a row group at this much video: the writer's memory stays flat
 
 
 def render_row(
@@ -142,6 +143,7 @@ class _ShardSink:
         self.files: list[Path] = []
         self.writer: pq.ParquetWriter | None = None
         self.buffer: list[dict] = []
+        self.buffer_bytes = 0
         self.current_bytes = 0
         self.stats = ConfigStats()
 
@@ -161,6 +163,7 @@ class _ShardSink:
             pa.Table.from_pylist(self.buffer, schema=self.schema), row_group_size=ROW_GROUP_ROWS
         )
         self.buffer = []
+        self.buffer_bytes = 0
 
     def add(self, row: dict, size: int) -> None:
         if self.writer is not None and self.current_bytes + size > self.max_bytes and self.current_bytes > 0:
@@ -170,10 +173,11 @@ class _ShardSink:
         if self.writer is None and not self.buffer:
             self._open()
         self.buffer.append(row)
+        self.buffer_bytes += size
         self.current_bytes += size
         self.stats.rows += 1
         self.stats.num_bytes += size
-        if len(self.buffer) >= ROW_GROUP_ROWS:
+        if len(self.buffer) >= ROW_GROUP_ROWS or self.buffer_bytes >= ROW_GROUP_BYTES:
             self._flush()
 
     def close(self) -> list[Path]:
