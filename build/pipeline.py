@@ -146,6 +146,25 @@ def _maybe_inject_fault() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _frame_indices(times: np.ndarray, info: VideoInfo) -> np.ndarray:
+    """Source-frame indices of planned timestamps (clipped to the frames the decoder can deliver)."""
+    return np.clip(np.rint(np.asarray(times) * info.fps).astype(np.int64), 0, info.num_frames - 1)
+
+
+def _draw(
+    job: SampleJob, unit: Unit, info: VideoInfo, sampler: Any, attempt: int
+) -> tuple[Any, np.ndarray | None]:
+    """Plan one sample with the seed of ``attempt``; for Swap also decode the second video's frames."""
+    plan = plan_sample(job.spec, info, sample_rng(unit.seed, unit.dataset, job.index, attempt))
+    if not plan.needs_secondary:
+        return plan, None
+    if job.secondary is None:
+        raise SampleRejected("Swap needs a second source video and the dataset has only one")
+    other = _video_info(job.secondary, unit.max_pixels)
+    idx = _frame_indices(resolve_secondary(plan, other), other)
+    return plan, sampler.frames_at(job.secondary.path, idx, other.width, other.height, job.secondary.rotation)
+
+
 def run_unit(unit: Unit) -> dict[str, Any]:
     """Worker side: decode the source once for all its samples, make and render them, write the part."""
     if unit.marker_path.exists() and unit.part_path.exists():
@@ -161,27 +180,19 @@ def run_unit(unit: Unit) -> dict[str, Any]:
         if decodable < 2:
             raise DecodeError(f"the decoder found {decodable} frames")
         info = _video_info(src, unit.max_pixels, min(decodable, src.num_frames))
+
+        def decode_primary(plan: Any) -> np.ndarray:
+            return sampler.frames_at(
+                src.path, _frame_indices(plan.times, info), info.width, info.height, src.rotation
+            )
+
+        # 1. Draw every sample (re-drawing rejected draws) before decoding anything of the primary video.
         planned = []
         for job in unit.jobs:
             reason = ""
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    plan = plan_sample(
-                        job.spec, info, sample_rng(unit.seed, unit.dataset, job.index, attempt)
-                    )
-                    secondary = None
-                    if plan.needs_secondary:
-                        if job.secondary is None:
-                            raise SampleRejected(
-                                "Swap needs a second source video and the dataset has only one"
-                            )
-                        other = _video_info(job.secondary, unit.max_pixels)
-                        times2 = resolve_secondary(plan, other)
-                        idx2 = np.clip(np.rint(times2 * other.fps).astype(np.int64), 0, other.num_frames - 1)
-                        secondary = sampler.frames_at(
-                            job.secondary.path, idx2, other.width, other.height, job.secondary.rotation
-                        )
-                    planned.append((job, plan, secondary, attempt))
+                    planned.append((job, *_draw(job, unit, info, sampler, attempt), attempt))
                     break
                 except SampleRejected as exc:
                     reason = str(exc)
@@ -189,11 +200,8 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                 skipped_samples.append(
                     {"id": job.sample_id, "spec": job.spec.key, "source": src.id, "reason": reason}
                 )
-        # Decode every frame any plan needs, once, in one pass over the file.
-        wanted = [
-            np.clip(np.rint(p.times * info.fps).astype(np.int64), 0, info.num_frames - 1)
-            for _, p, _, _ in planned
-        ]
+        # 2. Decode every frame any plan needs, once, in one pass over the file.
+        wanted = [_frame_indices(plan.times, info) for _, plan, _, _ in planned]
         frames = None
         pts: np.ndarray | None = None
         all_idx = np.zeros(0, dtype=np.int64)
@@ -201,37 +209,19 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             all_idx = np.unique(np.concatenate(wanted))
             frames = sampler.frames_at(src.path, all_idx, info.width, info.height, src.rotation)
             pts = sampler.last_pts
+        # 3. Make the samples; a draw rejected only now (e.g. an invisible perturbation) is re-drawn with
+        #    the next attempts' seeds, decoding just what they need.
         pending: list[tuple[str, str, Any]] = []
         for (job, plan, secondary, attempt), idx in zip(planned, wanted):
             assert frames is not None
             try:
                 sample = make_sample(plan, frames[np.searchsorted(all_idx, idx)], secondary)
             except SampleRejected as exc:
-                # Re-draw with the next attempts' seeds (decoding just what they need).
-                sample = None
-                reason = str(exc)
+                sample, reason = None, str(exc)
                 for retry in range(attempt + 1, MAX_ATTEMPTS):
                     try:
-                        plan2 = plan_sample(
-                            job.spec, info, sample_rng(unit.seed, unit.dataset, job.index, retry)
-                        )
-                        idx2 = np.clip(
-                            np.rint(plan2.times * info.fps).astype(np.int64), 0, info.num_frames - 1
-                        )
-                        sec2 = None
-                        if plan2.needs_secondary and job.secondary is not None:
-                            other = _video_info(job.secondary, unit.max_pixels)
-                            t2 = resolve_secondary(plan2, other)
-                            sec2 = sampler.frames_at(
-                                job.secondary.path,
-                                np.clip(np.rint(t2 * other.fps).astype(np.int64), 0, other.num_frames - 1),
-                                other.width, other.height, job.secondary.rotation,
-                            )  # fmt: skip
-                        sample = make_sample(
-                            plan2,
-                            sampler.frames_at(src.path, idx2, info.width, info.height, src.rotation),
-                            sec2,
-                        )
+                        plan2, secondary2 = _draw(job, unit, info, sampler, retry)
+                        sample = make_sample(plan2, decode_primary(plan2), secondary2)
                         break
                     except SampleRejected as exc2:
                         reason = str(exc2)
