@@ -142,6 +142,18 @@ def fps_fraction(fps: float, max_den: int = 1_000_000) -> str:
     return f"{frac.numerator}/{frac.denominator}"
 
 
+def _x264_output(n: int, rate: str, crf: int, preset: str, out: Path) -> list[str]:
+    """The output options of every clip: one definition, so encode_clip and encode_clips stay byte-identical."""
+    return [
+        "-frames:v", str(n), "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-threads", "1", "-x264-params", X264_PARAMS,
+        "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+        "-r", rate, "-fps_mode", "passthrough",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+        "-movflags", "+faststart", str(out),
+    ]  # fmt: skip
+
+
 def encode_clip(
     frames: np.ndarray,
     fps: float,
@@ -167,12 +179,7 @@ def encode_clip(
         out = Path(tmp) / "clip.mp4"
         args = [
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", rate, "-i", "pipe:0",
-            "-frames:v", str(n), "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-            "-threads", "1", "-x264-params", X264_PARAMS,
-            "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            "-r", rate, "-fps_mode", "passthrough",
-            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-            "-movflags", "+faststart", str(out),
+            *_x264_output(n, rate, crf, preset, out),
         ]  # fmt: skip
         run_ffmpeg(
             args, input_bytes=frames.tobytes(), timeout=timeout, what=f"encoding {n} frames of {w}x{h}"
@@ -224,13 +231,7 @@ def encode_clips(
         for k, out in enumerate(outs):
             rate = fps_fraction(clips[k][1])
             args += [
-                "-map", f"[o{k}]",
-                "-frames:v", str(len(frames[k])), "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
-                "-pix_fmt", "yuv420p", "-threads", "1", "-x264-params", X264_PARAMS,
-                "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-                "-r", rate, "-fps_mode", "passthrough",
-                "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-                "-movflags", "+faststart", str(out),
+                "-map", f"[o{k}]", *_x264_output(len(frames[k]), rate, crf, preset, out),
             ]  # fmt: skip
         run_ffmpeg(
             args,
