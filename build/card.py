@@ -116,7 +116,7 @@ def render_card(summary: Any, manifest: dict[str, Any], *, dataset_name: str, ha
         ("frames per sample", manifest.get("num_frames", 48)),
         ("max pixels per frame", manifest.get("max_pixels", "")),
         ("sampled part of each source", manifest.get("span", "5%-95% of the duration")),
-        ("video codec", f"H.264 yuv420p, CRF {manifest.get('crf', '')}"),
+        ("video codec", f"H.264 yuv420p BT.709, CRF {manifest.get('crf', '')}"),
         ("source videos used", manifest.get("num_sources_used", "")),
         ("source videos skipped", manifest.get("num_sources_skipped", 0)),
         ("videossr version", manifest.get("versions", {}).get("videossr", "")),

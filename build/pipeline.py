@@ -29,7 +29,7 @@ from videossr import __version__
 
 from .frames import DecodeError, fit_size, worker_sampler
 from .recipes import Recipe
-from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, ffmpeg_version
+from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
 from .repo import atomic_write_text, finalize_repo, render_rows
 from .schema import arrow_schema
 from .sources import Skipped, Source, dedupe, discover, probe_source
@@ -37,8 +37,8 @@ from .sources import Skipped, Source, dedupe, discover, probe_source
 log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
-RENDER_BATCH_FRAMES = 144  # frames encoded per ffmpeg process (3 samples of 48)
-PIPELINE_VERSION = 2  # bump when a change alters what a unit produces (invalidates resumable parts)
+RENDER_BATCH_FRAMES = 144  # frames rendered per batch (3 samples of 48): bounds a worker's memory
+PIPELINE_VERSION = 3  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,16 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             raise DecodeError(f"the decoder found {decodable} frames")
         info = _video_info(src, unit.max_pixels, min(decodable, src.num_frames))
 
+        decoded: dict[int, np.ndarray] = {}  # source frame index -> frame, shared by first draws and re-draws
+
         def decode_primary(plan: Any) -> np.ndarray:
-            return sampler.frames_at(
-                src.path, _frame_indices(plan.times, info), info.width, info.height, src.rotation
-            )
+            """The plan's frames, decoding only those no earlier draw of this unit has decoded."""
+            idx = _frame_indices(plan.times, info)
+            missing = np.unique(idx[[int(i) not in decoded for i in idx]]) if len(idx) else idx
+            if len(missing):
+                decoded.update(zip(missing.tolist(), sampler.frames_at(
+                    src.path, missing, info.width, info.height, src.rotation)))  # fmt: skip
+            return np.stack([decoded[int(i)] for i in idx])
 
         # 1. Draw every sample (re-drawing rejected draws) before decoding anything of the primary video.
         planned = []
@@ -209,6 +215,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             all_idx = np.unique(np.concatenate(wanted))
             frames = sampler.frames_at(src.path, all_idx, info.width, info.height, src.rotation)
             pts = sampler.last_pts
+            decoded.update(zip(all_idx.tolist(), frames))
         # 3. Make the samples; a draw rejected only now (e.g. an invisible perturbation) is re-drawn with
         #    the next attempts' seeds, decoding just what they need.
         pending: list[tuple[str, str, Any]] = []
@@ -232,8 +239,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                     continue
             if pts is not None and len(pts) == len(all_idx):
                 _use_presentation_times(sample, all_idx, pts, info.fps)
-            # Render in batches (one ffmpeg process per batch: its start-up costs as much as a clip), small
-            # enough that a worker's memory does not grow with the samples per source.
+            # Render in batches small enough that a worker's memory does not grow with the samples per source.
             pending.append((job.sample_id, src.id, sample))
             if sum(f.shape[0] for _, _, s in pending for f in s.clips) >= RENDER_BATCH_FRAMES:
                 rows += render_rows(pending, crf=unit.crf, preset=unit.preset)
@@ -424,8 +430,19 @@ def _iter_rows(parts: list[Path], ids: list[str]) -> Iterator[dict[str, Any]]:
 def _tool_versions() -> dict[str, str]:
     import importlib.metadata as md
 
-    versions = {"videossr": __version__, "python": platform.python_version(), "ffmpeg": ffmpeg_version()}
-    for pkg in ("numpy", "pillow", "decord", "dask", "distributed", "pyarrow", "datasets", "huggingface_hub"):
+    versions = {"videossr": __version__, "python": platform.python_version(), "ffmpeg": ffmpeg_version(),
+                "encoder": encoder_version()}  # fmt: skip
+    for pkg in (
+        "numpy",
+        "pillow",
+        "av",
+        "decord",
+        "dask",
+        "distributed",
+        "pyarrow",
+        "datasets",
+        "huggingface_hub",
+    ):
         try:
             versions[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

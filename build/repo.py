@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.tasks import Sample
@@ -45,9 +44,12 @@ def render_row(
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
 ) -> dict[str, Any]:
-    """Encode a sample's clips (one ffmpeg process for all of them) and return its dataset row (see
-    :mod:`videossr.build.schema`)."""
-    return render_rows([(sample_id, source_id, sample)], crf=crf, preset=preset)[0]
+    """Encode a sample's clips and return its dataset row (see :mod:`videossr.build.schema`)."""
+    videos = [
+        {"bytes": data, "path": clip_filename(sample_id, i)}
+        for i, data in enumerate(encode_clips(list(zip(sample.clips, sample.fps)), crf=crf, preset=preset))
+    ]
+    return _row(sample_id, source_id, sample, videos)
 
 
 def render_rows(
@@ -56,24 +58,8 @@ def render_rows(
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
 ) -> list[dict[str, Any]]:
-    """Rows of several ``(sample_id, source_id, Sample)``, their clips encoded together: one ffmpeg process
-    per frame size (the same bytes as encoding each clip alone)."""
-    clips = [(clip, fps) for _, _, s in items for clip, fps in zip(s.clips, s.fps)]
-    encoded: list[bytes | None] = [None] * len(clips)
-    by_size: dict[tuple[int, ...], list[int]] = {}
-    for k, (clip, _) in enumerate(clips):
-        by_size.setdefault(tuple(np.shape(clip)[1:]), []).append(k)
-    for ks in by_size.values():
-        for k, data in zip(ks, encode_clips([clips[k] for k in ks], crf=crf, preset=preset)):
-            encoded[k] = data
-    rows, k = [], 0
-    for sample_id, source_id, sample in items:
-        videos = []
-        for i in range(len(sample.clips)):
-            videos.append({"bytes": encoded[k], "path": clip_filename(sample_id, i)})
-            k += 1
-        rows.append(_row(sample_id, source_id, sample, videos))
-    return rows
+    """Rows of several ``(sample_id, source_id, Sample)``."""
+    return [render_row(sid, src, sample, crf=crf, preset=preset) for sid, src, sample in items]
 
 
 def _row(sample_id: str, source_id: str, sample: Sample, videos: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from videossr.build.render import decode_all_frames, decode_clips, encode_clip, encode_clips
 from videossr.build.repo import render_row, render_rows
@@ -45,3 +47,79 @@ def test_decode_clips_equals_decode_all_frames() -> None:
     assert [d.shape for d in decoded] == [(6, 48, 64, 3), (9, 34, 62, 3)]
     for data, frames in zip(clips, decoded):
         assert np.array_equal(frames, decode_all_frames(data))
+
+
+def test_encoded_colours_survive_every_decoder() -> None:
+    """Clips are tagged BT.709 limited range and must be converted with that matrix: pure colours come back
+    pure from ffmpeg, decord and torchcodec (a BT.601 conversion tagged 709 turns red into (255, 23, 0))."""
+    import decord
+
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (128, 128, 128), (250, 250, 20)]
+    frames = np.stack([np.full((32, 32, 3), c, dtype=np.uint8) for c in colours])
+    data = encode_clip(frames, 2.0)
+    decoded = {"ffmpeg": decode_all_frames(data)}
+    decoded["decord"] = (
+        decord.VideoReader(io.BytesIO(data), num_threads=1).get_batch(list(range(5))).asnumpy()
+    )
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except ImportError:  # build-only environments have no torch
+        pass
+    else:
+        decoded["torchcodec"] = VideoDecoder(data).get_frames_in_range(0, 5).data.permute(0, 2, 3, 1).numpy()
+    for name, out in decoded.items():
+        got = out[:, 16, 16].astype(int)
+        assert np.abs(got - np.asarray(colours)).max() <= 4, (name, got.tolist())
+
+
+def test_encode_clip_is_deterministic_and_exact() -> None:
+    y, x = np.mgrid[0:192, 0:340]
+    base = np.stack([x * 255 // 339, y * 255 // 191, (x + y) * 255 // 530], axis=-1).astype(np.uint8)
+    f = np.stack([np.roll(base, 7 * k, axis=1) for k in range(48)])
+    a, b = encode_clip(f, 48 / 53.7), encode_clip(f.copy(), 48 / 53.7)
+    assert a == b
+    out = decode_all_frames(a)
+    assert out.shape == f.shape
+    assert np.abs(out.astype(int) - f).mean() < 3  # smooth pictures at CRF 23: close, not lossless
+
+
+def test_redraw_reuses_decoded_frames(tmp_path, monkeypatch) -> None:
+    """A sample rejected after decoding is re-drawn from the frames already decoded (its plan needs the same
+    48 source frames), not decoded again."""
+    from _build_helpers import make_corpus, small_recipe
+    from videossr.build import frames as frames_mod
+    from videossr.build import pipeline
+    from videossr.build.sources import probe_source
+    from videossr.tasks import SampleRejected
+
+    corpus = make_corpus(tmp_path / "corpus")
+    src = probe_source("cooking/testsrc2", str(corpus / "cooking" / "testsrc2.mp4"), min_frames=54)
+    recipe = small_recipe()
+    config = pipeline.BuildConfig(seed=5)
+    unit = next(u for u in pipeline.plan_units(recipe, [src], config, tmp_path / "parts"))
+    jobs = tuple(j for j in unit.jobs if j.spec.task in ("counting", "jigsaw"))
+    unit = pipeline.replace(unit, jobs=jobs)
+    assert len(jobs) >= 2
+
+    calls: list[int] = []
+    real_frames_at = frames_mod.FrameSampler.frames_at
+
+    def counting_frames_at(self, path, indices, *args, **kwargs):
+        calls.append(len(indices))
+        return real_frames_at(self, path, indices, *args, **kwargs)
+
+    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", counting_frames_at)
+    real_make = pipeline.make_sample
+    rejected: set[int] = set()
+
+    def reject_first(plan, frames, secondary=None):
+        if id(plan) not in rejected and not rejected:
+            rejected.add(id(plan))
+            raise SampleRejected("test: first draw rejected after decoding")
+        return real_make(plan, frames, secondary)
+
+    monkeypatch.setattr(pipeline, "make_sample", reject_first)
+    summary = pipeline.run_unit(unit)
+    assert rejected and not summary["skipped_samples"]
+    assert len(summary["rows"]) == len(jobs)
+    assert len(calls) == 1, f"decoded {len(calls)} times ({calls}); a re-draw must reuse decoded frames"
