@@ -349,13 +349,20 @@ def split_sources(sources: list[Source], recipes: list[Recipe]) -> dict[str, lis
 
 def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts_dir: Path) -> list[Unit]:
     """Assign the recipe's samples to sources (one per source, cycling when there are more samples than
-    sources) and group them into per-source units."""
+    sources) and group them into per-source units. Samples are dealt to sources mix entry by mix entry with
+    one running cursor, so every source gets an even share of every entry (dealing them in the recipe's
+    interleaved order gave each source one family thrice when the source count was a multiple of the mix's
+    period: 24 sources, 3 families)."""
     if not sources or recipe.total == 0:
         return []
     order = sorted(sources, key=lambda s: _stable_int(f"{config.seed}:{recipe.name}:{s.id}"))
-    by_source: dict[str, list[SampleJob]] = {}
+    by_entry: dict[str, list[tuple[int, TaskSpec]]] = {}
     for index, spec in enumerate(recipe.expand()):
-        src = order[index % len(order)]
+        by_entry.setdefault(json.dumps([spec.key, spec.params], sort_keys=True), []).append((index, spec))
+    dealt = [item for items in by_entry.values() for item in items]
+    by_source: dict[str, list[SampleJob]] = {}
+    for cursor, (index, spec) in enumerate(dealt):
+        src = order[cursor % len(order)]
         secondary = None
         if spec.task == "grounding" and spec.subtype == "Swap" and len(order) > 1:
             others = [s for s in order if s.id != src.id]
@@ -367,7 +374,7 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
         Unit(
             dataset=recipe.name,
             source=lookup[sid],
-            jobs=tuple(jobs),
+            jobs=tuple(sorted(jobs, key=lambda j: j.index)),
             max_pixels=recipe.max_pixels,
             seed=config.seed,
             crf=config.crf,
@@ -409,6 +416,19 @@ def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) 
     by_source: dict[str, list[SampleJob]] = {}
     for k, job in enumerate(sorted(jobs, key=lambda j: j.index)):
         by_source.setdefault(sources[k % len(sources)].id, []).append(job)
+    lookup = {s.id: s for s in sources}
+    return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
+
+
+def move_jobs(moved: list[tuple[SampleJob, str]], sources: list[Source], template: Unit) -> list[Unit]:
+    """Give each ``(job, its failed source id)`` to another source (never its own, nor its Swap partner),
+    round-robin by sample index, grouped into per-source units."""
+    by_source: dict[str, list[SampleJob]] = {}
+    for k, (job, failed_at) in enumerate(sorted(moved, key=lambda m: m[0].index)):
+        avoid = {failed_at, job.secondary.id if job.secondary else None}
+        candidates = [s for s in sources if s.id not in avoid]
+        if candidates:
+            by_source.setdefault(candidates[k % len(candidates)].id, []).append(job)
     lookup = {s.id: s for s in sources}
     return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
 
@@ -539,9 +559,27 @@ def build(
                 bar.refresh()
                 summaries += _run_units(client.client, retry_units, bar, config.retries)
                 units = units + retry_units
-            bar.close()
             failed_summaries = [s for s in summaries if s["unit"] in failed and good]
             summaries = [s for s in summaries if not (s["unit"] in failed and good)]
+            # Samples rejected on every attempt at their source (e.g. ChannelSwap on a grey video) get one more
+            # chance on another good source; those rejected there too stay reported as skipped.
+            rejected = {x["id"] for s in summaries if not s["source_error"] for x in s["skipped_samples"]}
+            if rejected and len(good) > 1:
+                lookup = {src.id: src for src in assignment[recipe.name]}
+                by_id = {j.sample_id: (j, u.source.id) for u in units for j in u.jobs}
+                moved = [by_id[i] for i in sorted(rejected)]
+                retry_units = move_jobs(moved, [lookup[g] for g in good], units[0])
+                say(f"[build] {recipe.name}: {len(moved)} samples rejected at their source re-drawn from other "
+                    f"sources")  # fmt: skip
+                bar.total += len(moved)
+                bar.refresh()
+                extra = _run_units(client.client, retry_units, bar, config.retries)
+                made = {rid for s in extra for rid in s["rows"]}
+                for s in summaries:
+                    s["skipped_samples"] = [x for x in s["skipped_samples"] if x["id"] not in made]
+                summaries += [{**s, "skipped_samples": [], "source_error": None} for s in extra]
+                units = units + retry_units
+            bar.close()
             for s in failed_summaries:
                 skipped.append(Skipped(s["source"], s["source_error"]))
             summaries.sort(key=lambda s: s["unit"])

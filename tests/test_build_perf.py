@@ -123,3 +123,28 @@ def test_redraw_reuses_decoded_frames(tmp_path, monkeypatch) -> None:
     assert rejected and not summary["skipped_samples"]
     assert len(summary["rows"]) == len(jobs)
     assert len(calls) == 1, f"decoded {len(calls)} times ({calls}); a re-draw must reuse decoded frames"
+
+
+def test_every_source_gets_a_mix_of_families_when_samples_cycle(tmp_path) -> None:
+    """With more samples than sources, a source's samples come from different mix entries, even when the
+    source count is a multiple of the mix's interleaving period (24 sources, 3 families: one of each)."""
+    from videossr.build.pipeline import BuildConfig, plan_units
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.build.sources import Source
+
+    families = [
+        TaskSpec("grounding", "ChannelSwap"),
+        TaskSpec("counting", "easy"),
+        TaskSpec("jigsaw", "easy"),
+    ]
+    sources = [
+        Source(f"v{i:02d}", f"/x/v{i:02d}.mp4", 60.0, 30.0, 1800, 640, 360, 0, "h264", str(i))
+        for i in range(24)
+    ]
+    for per_family in (1, 4):
+        recipe = Recipe("r", tuple(MixEntry(s, 24 * per_family) for s in families))
+        units = plan_units(recipe, sources, BuildConfig(seed=1), tmp_path)
+        assert len(units) == 24
+        for unit in units:
+            tasks = sorted(j.spec.task for j in unit.jobs)
+            assert tasks == sorted(["grounding", "counting", "jigsaw"] * per_family), (unit.source.id, tasks)
