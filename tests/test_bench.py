@@ -57,3 +57,22 @@ def test_bench_help() -> None:
     assert proc.returncode == 0
     for option in ("--num-videos", "--workers", "--repeats", "--cache-dir", "--reference-repo", "--smoke"):
         assert option in proc.stdout
+
+
+def test_reference_scripts_are_pointed_at_the_run(tmp_path) -> None:
+    """The paper's task scripts configure themselves with module constants: the bench rewrites exactly those
+    lines in a copy under the work dir, and names the script and constant when one is missing."""
+    import pytest
+    from videossr.build.bench import _patched_script
+
+    ref = tmp_path / "ref"
+    (ref / "pretext_tasks").mkdir(parents=True)
+    original = 'import os\nVIDEO_BASE_DIR = f"path/to/{48}frames"\nSTART_INDEX = 24000\nprint(VIDEO_BASE_DIR, START_INDEX)\n'
+    (ref / "pretext_tasks" / "counting.py").write_text(original)
+    out = tmp_path / "out"
+    script = _patched_script(ref, "counting.py", out, {"VIDEO_BASE_DIR": "/x/frames", "START_INDEX": 0})
+    assert script.parent.parent == out and (ref / "pretext_tasks" / "counting.py").read_text() == original
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["/x/frames", "0"]
+    with pytest.raises(SystemExit, match=r"counting\.py has no `END_INDEX = \.\.\.` line"):
+        _patched_script(ref, "counting.py", out, {"END_INDEX": 5})
