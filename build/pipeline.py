@@ -30,14 +30,13 @@ from videossr import __version__
 from .frames import DecodeError, fit_size, worker_sampler
 from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
-from .repo import atomic_write_text, finalize_repo, render_rows
+from .repo import atomic_write_text, finalize_repo, render_row
 from .schema import arrow_schema
 from .sources import Skipped, Source, dedupe, discover, probe_source
 
 log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
-RENDER_BATCH_FRAMES = 144  # frames rendered per batch (3 samples of 48): bounds a worker's memory
 PIPELINE_VERSION = 3  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
@@ -218,7 +217,6 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             decoded.update(zip(all_idx.tolist(), frames))
         # 3. Make the samples; a draw rejected only now (e.g. an invisible perturbation) is re-drawn with
         #    the next attempts' seeds, decoding just what they need.
-        pending: list[tuple[str, str, Any]] = []
         for (job, plan, secondary, attempt), idx in zip(planned, wanted):
             assert frames is not None
             try:
@@ -239,12 +237,8 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                     continue
             if pts is not None and len(pts) == len(all_idx):
                 _use_presentation_times(sample, all_idx, pts, info.fps)
-            # Render in batches small enough that a worker's memory does not grow with the samples per source.
-            pending.append((job.sample_id, src.id, sample))
-            if sum(f.shape[0] for _, _, s in pending for f in s.clips) >= RENDER_BATCH_FRAMES:
-                rows += render_rows(pending, crf=unit.crf, preset=unit.preset)
-                pending = []
-        rows += render_rows(pending, crf=unit.crf, preset=unit.preset)
+            # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
+            rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
     except (DecodeError, FFmpegError) as exc:
         source_error = f"decode failed: {exc}"
         rows = []
@@ -386,9 +380,16 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
     ]
 
 
-def _run_units(client: Any, units: list[Unit], bar: Any, retries: int) -> list[dict[str, Any]]:
-    """Run units on the cluster (skipping finished ones) and return their summaries."""
+def _run_units(
+    client: Any, units: list[Unit], bar: Any, retries: int, more: bool = False
+) -> list[dict[str, Any]]:
+    """Run units on the cluster (skipping finished ones) and return their summaries. ``more``: these are
+    extra units (re-draws), so the progress bar's total grows by their samples."""
     from distributed import as_completed
+
+    if more:
+        bar.total += sum(len(u.jobs) for u in units)
+        bar.refresh()
 
     summaries = [
         json.loads(u.marker_path.read_text())
@@ -411,22 +412,15 @@ def _run_units(client: Any, units: list[Unit], bar: Any, retries: int) -> list[d
     return summaries
 
 
-def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) -> list[Unit]:
-    """Give ``jobs`` to ``sources`` round-robin (by sample index) and group them into per-source units."""
+def regroup_units(
+    jobs: list[SampleJob], sources: list[Source], template: Unit, avoid: dict[str, set[str]] | None = None
+) -> list[Unit]:
+    """Give ``jobs`` to ``sources`` round-robin (by sample index), never to a source id that
+    ``avoid[sample_id]`` names, and group them into per-source units. A job left with no source is not given."""
     by_source: dict[str, list[SampleJob]] = {}
     for k, job in enumerate(sorted(jobs, key=lambda j: j.index)):
-        by_source.setdefault(sources[k % len(sources)].id, []).append(job)
-    lookup = {s.id: s for s in sources}
-    return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
-
-
-def move_jobs(moved: list[tuple[SampleJob, str]], sources: list[Source], template: Unit) -> list[Unit]:
-    """Give each ``(job, its failed source id)`` to another source (never its own, nor its Swap partner),
-    round-robin by sample index, grouped into per-source units."""
-    by_source: dict[str, list[SampleJob]] = {}
-    for k, (job, failed_at) in enumerate(sorted(moved, key=lambda m: m[0].index)):
-        avoid = {failed_at, job.secondary.id if job.secondary else None}
-        candidates = [s for s in sources if s.id not in avoid]
+        ban = (avoid or {}).get(job.sample_id)
+        candidates = [s for s in sources if s.id not in ban] if ban else sources
         if candidates:
             by_source.setdefault(candidates[k % len(candidates)].id, []).append(job)
     lookup = {s.id: s for s in sources}
@@ -545,35 +539,36 @@ def build(
             bar = tqdm(total=recipe.total, desc=recipe.name, unit="sample", disable=not config.progress,
                        dynamic_ncols=True)  # fmt: skip
             summaries = _run_units(client.client, units, bar, config.retries)
+            lookup = {src.id: src for src in assignment[recipe.name]}
             # Samples whose source turned out undecodable are re-drawn from the sources that worked, so the
             # recipe's counts hold; the bad source stays reported. Deterministic: the same sources fail.
             failed = {s["unit"] for s in summaries if s["source_error"]}
             good = sorted({s["source"] for s in summaries if not s["source_error"]})
             if failed and good:
-                lookup = {src.id: src for src in assignment[recipe.name]}
                 jobs = [j for u in units if u.key in failed for j in u.jobs]
                 retry_units = regroup_units(jobs, [lookup[g] for g in good], units[0])
                 say(f"[build] {recipe.name}: {len(jobs)} samples of {len(failed)} undecodable sources re-drawn "
                     f"from {len(good)} good sources")  # fmt: skip
-                bar.total += len(jobs)
-                bar.refresh()
-                summaries += _run_units(client.client, retry_units, bar, config.retries)
+                summaries += _run_units(client.client, retry_units, bar, config.retries, more=True)
                 units = units + retry_units
             failed_summaries = [s for s in summaries if s["unit"] in failed and good]
             summaries = [s for s in summaries if not (s["unit"] in failed and good)]
             # Samples rejected on every attempt at their source (e.g. ChannelSwap on a grey video) get one more
-            # chance on another good source; those rejected there too stay reported as skipped.
+            # chance on another good source (not their Swap partner); those rejected there too stay reported.
             rejected = {x["id"] for s in summaries if not s["source_error"] for x in s["skipped_samples"]}
             if rejected and len(good) > 1:
-                lookup = {src.id: src for src in assignment[recipe.name]}
-                by_id = {j.sample_id: (j, u.source.id) for u in units for j in u.jobs}
-                moved = [by_id[i] for i in sorted(rejected)]
-                retry_units = move_jobs(moved, [lookup[g] for g in good], units[0])
-                say(f"[build] {recipe.name}: {len(moved)} samples rejected at their source re-drawn from other "
+                last = {
+                    j.sample_id: (j, u.source.id) for u in units for j in u.jobs
+                }  # where each was last tried
+                jobs = [last[i][0] for i in sorted(rejected)]
+                avoid = {
+                    j.sample_id: {last[j.sample_id][1], *([j.secondary.id] if j.secondary else [])}
+                    for j in jobs
+                }
+                retry_units = regroup_units(jobs, [lookup[g] for g in good], units[0], avoid)
+                say(f"[build] {recipe.name}: {len(jobs)} samples rejected at their source re-drawn from other "
                     f"sources")  # fmt: skip
-                bar.total += len(moved)
-                bar.refresh()
-                extra = _run_units(client.client, retry_units, bar, config.retries)
+                extra = _run_units(client.client, retry_units, bar, config.retries, more=True)
                 made = {rid for s in extra for rid in s["rows"]}
                 for s in summaries:
                     s["skipped_samples"] = [x for x in s["skipped_samples"] if x["id"] not in made]
