@@ -72,7 +72,7 @@ def parse_permutation(text: object, n: int) -> tuple[int, ...] | None:
     cleaned = clean_answer(text)
     if cleaned is None or n < 1:
         return None
-    if cleaned.isdigit() and n <= 9:
+    if cleaned.isdecimal() and n <= 9:
         values = [int(ch) for ch in cleaned]
     elif _PERM_SEPARATED.match(cleaned):
         values = [int(v) for v in re.split(r"[,\s]+", cleaned) if v]

@@ -289,6 +289,8 @@ def test_parse_counts(text, expected):
         ("341570", 6, None),
         ("341562", 8, None),
         ("Order: 341562", 6, None),
+        ("¹", 2, None),  # str.isdigit() but not a decimal: must not reach int() (found by hypothesis)
+        ("²¹", 2, None),
     ],
 )
 def test_parse_permutation(text, n, expected):
