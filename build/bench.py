@@ -4,8 +4,8 @@ its output, and how it scales. No network.
 One run, on one cached corpus and one worker count:
 
 1. **Decode floor** - decoding exactly the frames the build's frame plans need (the union per source, as
-   the build decodes it), nothing else, with the build's decoder (decord, one thread, scaled by decord to the
-   sample size), in ``--workers`` processes. This is the unavoidable cost of the build.
+   the build decodes it), nothing else, with the build's decoder (libavcodec through PyAV, one thread, keyframe
+   seeks, unreferenced frames skipped, scaled by swscale to the sample size), in ``--workers`` processes. This is the unavoidable cost of the build.
 2. **Full build** - ``videossr.build.pipeline.build`` of a recipe with one sample of each task family per
    source video (grounding/ChannelSwap, counting/easy, jigsaw/easy: 3 x N samples of 48 frames, at most
    256x256 pixels) into a Hub-ready folder, exactly as ``python build/run.py`` runs it (a fresh driver
@@ -180,18 +180,20 @@ def _cpu_children() -> float:
 
 
 def _decode_floor_one(job: tuple[str, list[int], int, int]) -> float:
-    """CPU seconds to decode one source's frames (decord decodes in this process)."""
-    import decord
+    """CPU seconds to decode one source's frames with the build's decoder, in this process (no child, no
+    pipe: the pure decoding cost)."""
+    from videossr.build.frames import _decode
 
     path, idx, w, h = job
     c0 = _cpu_self()
-    reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1, width=w, height=h)
-    reader.get_batch(idx).asnumpy()
+    _decode({"path": path, "indices": idx, "width": w, "height": h}, {})
     return _cpu_self() - c0
 
 
-def _import_decord() -> None:
+def _import_decoder() -> None:
+    import av  # noqa: F401
     import decord  # noqa: F401
+    import videossr.build.frames  # noqa: F401
 
 
 def _pid_after(delay: float) -> int:
@@ -209,7 +211,7 @@ def _all_up(pool: Any, workers: int) -> None:
 def run_floor(plans: list, workers: int) -> dict[str, float]:
     import multiprocessing as mp
 
-    with mp.get_context("spawn").Pool(workers, initializer=_import_decord) as pool:
+    with mp.get_context("spawn").Pool(workers, initializer=_import_decoder) as pool:
         _all_up(pool, workers)
         t0 = time.perf_counter()
         per_source = list(pool.imap_unordered(_decode_floor_one, plans, chunksize=1))
@@ -476,7 +478,7 @@ def run_frame_folder(sources: Path, out: Path, workers: int) -> dict[str, float]
     videos = sorted(sources.glob("*.mp4"))
     jobs = [(str(v), str(out / "frames" / v.stem), i, 1) for i, v in enumerate(videos)]
     t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(workers, initializer=_import_decord) as pool:
+    with mp.get_context("spawn").Pool(workers, initializer=_import_decoder) as pool:
         rows = [r for rs in pool.imap(_frame_folder_one, jobs, chunksize=1) for r in rs]
     pq.write_table(pa.Table.from_pylist(rows), out / "train.parquet")
     wall = time.perf_counter() - t0
