@@ -37,7 +37,8 @@ from .sources import Skipped, Source, dedupe, discover, probe_source
 log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
-PIPELINE_VERSION = 3  # bump when a change alters what a unit produces (invalidates resumable parts)
+FALLBACKS = 2  # other sources a sample rejected on every draw at its own source may be made from
+PIPELINE_VERSION = 4  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class SampleJob:
     sample_id: str
     spec: TaskSpec
     secondary: Source | None = None
+    # Where the sample is made instead when every draw is rejected at its source (e.g. ChannelSwap on grey
+    # content): the first of these that decodes, in a seeded order. Made in the same unit, right away, so no
+    # second round waits for the whole first one.
+    fallbacks: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ class Unit:
                     "source": [self.source.id, self.source.content_hash],
                     "jobs": [
                         [j.index, j.sample_id, j.spec.task, j.spec.subtype, j.spec.params,
-                         j.secondary.content_hash if j.secondary else None]
+                         j.secondary.content_hash if j.secondary else None,
+                         [f.content_hash for f in j.fallbacks]]
                         for j in self.jobs
                     ],
                     "max_pixels": self.max_pixels,
@@ -164,6 +170,43 @@ def _draw(
     return plan, sampler.frames_at(job.secondary.path, idx, other.width, other.height, job.secondary.rotation)
 
 
+def _make_elsewhere(
+    job: SampleJob, unit: Unit, sampler: Any, reason: str
+) -> tuple[dict[str, Any] | None, str, str]:
+    """One more chance for a sample rejected on every draw at its source: its draws at the first fallback
+    source that decodes. Returns ``(row or None, the source it was made from, last rejection reason)``."""
+    partner = job.secondary.id if job.secondary else None
+    for other in job.fallbacks:
+        if other.id in (unit.source.id, partner):
+            continue
+        try:
+            decodable = sampler.count_frames(other.path)
+            if decodable < 2:
+                continue
+            info = _video_info(other, unit.max_pixels, min(decodable, other.num_frames))
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    plan, secondary = _draw(job, unit, info, sampler, attempt)
+                    idx = _frame_indices(plan.times, info)
+                    frames = sampler.frames_at(other.path, idx, info.width, info.height, other.rotation)
+                    pts = sampler.last_pts
+                    sample = make_sample(plan, frames, secondary)
+                except SampleRejected as exc:
+                    reason = str(exc)
+                    continue
+                if pts is not None and len(pts) == len(idx):
+                    _use_presentation_times(sample, idx, pts, info.fps)
+                return (
+                    render_row(job.sample_id, other.id, sample, crf=unit.crf, preset=unit.preset),
+                    other.id,
+                    "",
+                )
+            return None, "", reason  # rejected there too: one more chance only
+        except (DecodeError, FFmpegError):
+            continue  # that source does not decode: the next fallback
+    return None, "", reason
+
+
 def run_unit(unit: Unit) -> dict[str, Any]:
     """Worker side: decode the source once for all its samples, make and render them, write the part."""
     if unit.marker_path.exists() and unit.part_path.exists():
@@ -173,6 +216,8 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     src = unit.source
     skipped_samples: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
+    moved: dict[str, str] = {}  # sample id -> the fallback source it was made from
+    rejected: list[tuple[SampleJob, str]] = []  # every draw rejected here: tried elsewhere at the end
     source_error: str | None = None
     try:
         decodable = sampler.count_frames(src.path)
@@ -202,9 +247,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                 except SampleRejected as exc:
                     reason = str(exc)
             else:
-                skipped_samples.append(
-                    {"id": job.sample_id, "spec": job.spec.key, "source": src.id, "reason": reason}
-                )
+                rejected.append((job, reason))
         # 2. Decode every frame any plan needs, once, in one pass over the file.
         wanted = [_frame_indices(plan.times, info) for _, plan, _, _ in planned]
         frames = None
@@ -231,17 +274,26 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                     except SampleRejected as exc2:
                         reason = str(exc2)
                 if sample is None:
-                    skipped_samples.append(
-                        {"id": job.sample_id, "spec": job.spec.key, "source": src.id, "reason": reason}
-                    )
+                    rejected.append((job, reason))
                     continue
             if pts is not None and len(pts) == len(all_idx):
                 _use_presentation_times(sample, all_idx, pts, info.fps)
             # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
             rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
+        # 4. Samples no draw here could give: one more chance at another source of the same dataset.
+        decoded.clear()
+        for job, reason in sorted(rejected, key=lambda jr: jr[0].index):
+            row, where, reason = _make_elsewhere(job, unit, sampler, reason)
+            if row is not None:
+                rows.append(row)
+                moved[job.sample_id] = where
+            else:
+                skipped_samples.append(
+                    {"id": job.sample_id, "spec": job.spec.key, "source": src.id, "reason": reason}
+                )
     except (DecodeError, FFmpegError) as exc:
         source_error = f"decode failed: {exc}"
-        rows = []
+        rows, moved = [], {}
         skipped_samples = [
             {"id": j.sample_id, "spec": j.spec.key, "source": src.id, "reason": source_error}
             for j in unit.jobs
@@ -258,6 +310,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
         "unit": unit.key,
         "source": src.id,
         "rows": [r["id"] for r in rows],
+        "moved": moved,
         "skipped_samples": skipped_samples,
         "source_error": source_error,
     }
@@ -341,6 +394,16 @@ def split_sources(sources: list[Source], recipes: list[Recipe]) -> dict[str, lis
     return {k: sorted(v, key=lambda s: s.id) for k, v in out.items()}
 
 
+def _fallbacks(
+    sources: list[Source], seed: int, dataset: str, index: int, exclude: set[str]
+) -> tuple[Source, ...]:
+    """The sources a sample goes to when every draw at its own is rejected: a seeded order, so rejections
+    spread over the dataset instead of piling onto one source."""
+    others = [s for s in sources if s.id not in exclude]
+    others.sort(key=lambda s: _stable_int(f"fallback:{seed}:{dataset}:{index}:{s.id}"))
+    return tuple(others[:FALLBACKS])
+
+
 def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts_dir: Path) -> list[Unit]:
     """Assign the recipe's samples to sources (one per source, cycling when there are more samples than
     sources) and group them into per-source units. Samples are dealt to sources mix entry by mix entry with
@@ -362,7 +425,10 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
             others = [s for s in order if s.id != src.id]
             secondary = others[int(sample_rng(config.seed, recipe.name, index, 99).integers(len(others)))]
         sample_id = f"{spec.task}-{spec.subtype}-{index:06d}"
-        by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary))
+        fallbacks = _fallbacks(
+            order, config.seed, recipe.name, index, {src.id, secondary.id if secondary else ""}
+        )
+        by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary, fallbacks))
     lookup = {s.id: s for s in sources}
     return [
         Unit(
@@ -412,32 +478,27 @@ def _run_units(
     return summaries
 
 
-def regroup_units(
-    jobs: list[SampleJob], sources: list[Source], template: Unit, avoid: dict[str, set[str]] | None = None
-) -> list[Unit]:
-    """Give ``jobs`` to ``sources`` round-robin (by sample index), never to a source id that
-    ``avoid[sample_id]`` names, and group them into per-source units. A job left with no source is not given."""
+def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) -> list[Unit]:
+    """Give ``jobs`` to ``sources`` round-robin (by sample index) and group them into per-source units."""
     by_source: dict[str, list[SampleJob]] = {}
     for k, job in enumerate(sorted(jobs, key=lambda j: j.index)):
-        ban = (avoid or {}).get(job.sample_id)
-        candidates = [s for s in sources if s.id not in ban] if ban else sources
-        if candidates:
-            by_source.setdefault(candidates[k % len(candidates)].id, []).append(job)
+        by_source.setdefault(sources[k % len(sources)].id, []).append(job)
     lookup = {s.id: s for s in sources}
     return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
 
 
 def _iter_rows(parts: list[Path], ids: list[str]) -> Iterator[dict[str, Any]]:
-    """Rows of all parts in id order, holding at most one part in memory at a time."""
+    """Rows of all parts in id order, holding at most one part in memory at a time. (``ParquetFile``, not
+    ``pq.read_table``: the latter goes through ``pyarrow.dataset``, whose import pulls in pandas, ~1 s.)"""
     where: dict[str, Path] = {}
     for part in parts:
-        for rid in pq.read_table(part, columns=["id"]).column("id").to_pylist():
+        for rid in pq.ParquetFile(part).read(columns=["id"]).column("id").to_pylist():
             where[rid] = part
     cached: tuple[Path | None, dict[str, dict]] = (None, {})
     for rid in sorted(ids):
         part = where[rid]
         if cached[0] != part:
-            cached = (part, {r["id"]: r for r in pq.read_table(part).to_pylist()})
+            cached = (part, {r["id"]: r for r in pq.ParquetFile(part).read().to_pylist()})
         yield cached[1][rid]
 
 
@@ -464,10 +525,20 @@ def _tool_versions() -> dict[str, str]:
     return versions
 
 
+# Dask's statistical profiler samples every worker's stack every 10 ms and its monitors wake the event loop
+# every 20-500 ms: about 4 % of a core per idle worker, more under load. Our own cluster runs without them.
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.tick.interval": "1s",
+}
+
+
 class _Client:
     """A Dask client on a LocalCluster (one single-threaded worker process per core) or a given scheduler."""
 
     def __init__(self, config: BuildConfig) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         logging.getLogger("distributed").setLevel(logging.ERROR)
@@ -476,13 +547,14 @@ class _Client:
             self.client = Client(config.scheduler)
         else:
             workers = config.workers or os.cpu_count() or 1
-            self.cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            with dask.config.set(QUIET_DASK):  # the worker processes take the config they start with
+                self.cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster)
 
     def close(self) -> None:
@@ -553,27 +625,12 @@ def build(
                 units = units + retry_units
             failed_summaries = [s for s in summaries if s["unit"] in failed and good]
             summaries = [s for s in summaries if not (s["unit"] in failed and good)]
-            # Samples rejected on every attempt at their source (e.g. ChannelSwap on a grey video) get one more
-            # chance on another good source (not their Swap partner); those rejected there too stay reported.
-            rejected = {x["id"] for s in summaries if not s["source_error"] for x in s["skipped_samples"]}
-            if rejected and len(good) > 1:
-                last = {
-                    j.sample_id: (j, u.source.id) for u in units for j in u.jobs
-                }  # where each was last tried
-                jobs = [last[i][0] for i in sorted(rejected)]
-                avoid = {
-                    j.sample_id: {last[j.sample_id][1], *([j.secondary.id] if j.secondary else [])}
-                    for j in jobs
-                }
-                retry_units = regroup_units(jobs, [lookup[g] for g in good], units[0], avoid)
-                say(f"[build] {recipe.name}: {len(jobs)} samples rejected at their source re-drawn from other "
-                    f"sources")  # fmt: skip
-                extra = _run_units(client.client, retry_units, bar, config.retries, more=True)
-                made = {rid for s in extra for rid in s["rows"]}
-                for s in summaries:
-                    s["skipped_samples"] = [x for x in s["skipped_samples"] if x["id"] not in made]
-                summaries += [{**s, "skipped_samples": [], "source_error": None} for s in extra]
-                units = units + retry_units
+            # Samples rejected on every draw at their source (e.g. ChannelSwap on a grey video) were given one more
+            # chance at a fallback source inside their unit; those rejected there too stay reported.
+            moved = {sid: to for s in summaries for sid, to in s.get("moved", {}).items()}
+            if moved:
+                say(f"[build] {recipe.name}: {len(moved)} samples rejected at their source re-drawn from another "
+                    f"source")  # fmt: skip
             bar.close()
             for s in failed_summaries:
                 skipped.append(Skipped(s["source"], s["source_error"]))
@@ -587,7 +644,10 @@ def build(
             )
             for sid, reason in failed_sources:
                 skipped.append(Skipped(sid, reason))
-            used = sorted({s["source"] for s in summaries if s["rows"]})
+            used = sorted(
+                {s["source"] for s in summaries if set(s["rows"]) - set(s.get("moved", {}))}
+                | set(moved.values())
+            )
             manifest = {
                 "dataset": recipe.name,
                 "pretty_name": recipe.pretty_name or recipe.name,

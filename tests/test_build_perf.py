@@ -148,3 +148,56 @@ def test_every_source_gets_a_mix_of_families_when_samples_cycle(tmp_path) -> Non
         for unit in units:
             tasks = sorted(j.spec.task for j in unit.jobs)
             assert tasks == sorted(["grounding", "counting", "jigsaw"] * per_family), (unit.source.id, tasks)
+
+
+def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_unit(
+    tmp_path, monkeypatch
+) -> None:
+    """Every draw rejected at the sample's own source: the unit makes it from the job's first fallback source
+    at once (no second round) and the row names that source."""
+    import pyarrow.parquet as pq
+    from _build_helpers import make_corpus, small_recipe
+    from videossr.build import pipeline
+    from videossr.build.sources import Source, discover, probe_source
+    from videossr.tasks import SampleRejected
+
+    corpus = make_corpus(tmp_path / "corpus")
+    pairs, _ = discover([corpus])
+    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    assert len(sources) >= 3
+    config = pipeline.BuildConfig(seed=5)
+    units = pipeline.plan_units(small_recipe(), sources, config, tmp_path / "parts")
+    unit = next(u for u in units if any(j.spec.task == "counting" for j in u.jobs))
+    job = next(j for j in unit.jobs if j.spec.task == "counting")
+    assert len(job.fallbacks) == pipeline.FALLBACKS and unit.source not in job.fallbacks
+    unit = pipeline.replace(unit, jobs=(job,))
+
+    real_make = pipeline.make_sample
+    seen: list[int] = []
+
+    def reject_at_own_source(plan, frames, secondary=None):
+        seen.append(1)
+        if len(seen) <= pipeline.MAX_ATTEMPTS:  # every draw at the unit's own source
+            raise SampleRejected("test: invisible here")
+        return real_make(plan, frames, secondary)
+
+    monkeypatch.setattr(pipeline, "make_sample", reject_at_own_source)
+    summary = pipeline.run_unit(unit)
+    assert summary["rows"] == [job.sample_id] and not summary["skipped_samples"]
+    assert summary["moved"] == {job.sample_id: job.fallbacks[0].id}
+    row = pq.ParquetFile(unit.part_path).read().to_pylist()[0]
+    assert row["source"] == job.fallbacks[0].id
+
+
+def test_fallback_sources_are_seeded_and_exclude_own_and_partner() -> None:
+    from videossr.build.pipeline import _fallbacks
+    from videossr.build.sources import Source
+
+    sources = [Source(f"s{i}", f"/x/s{i}.mp4", 10.0, 30.0, 300, 64, 48, 0, "h264", f"h{i}") for i in range(6)]
+    a = _fallbacks(sources, 0, "d", 7, {"s1", "s2"})
+    assert a == _fallbacks(
+        list(reversed(sources)), 0, "d", 7, {"s1", "s2"}
+    )  # order of the input is irrelevant
+    assert len(a) == 2 and not {s.id for s in a} & {"s1", "s2"}
+    picks = {_fallbacks(sources, 0, "d", i, set())[0].id for i in range(40)}
+    assert len(picks) >= 4  # spread over the dataset, not one source for every rejected sample
