@@ -327,7 +327,7 @@ def phases(stamps: list, wall: float) -> dict[str, float]:
         elif "writing" in msg:
             at["rendered"] = t
     probed, rendered = at.get("probed", 0.0), at.get("rendered", wall)
-    # Samples whose source could not give them (undecodable, or every draw rejected) are re-drawn from other
+    # Samples whose source could not give them (undecodable, or every draw rejected) are made from other
     # sources: extra decoding that the floor (first accepted plans only) does not count.
     redrawn = sum(int(msg.split(": ", 1)[1].split()[0]) for _, msg in stamps if "re-drawn" in msg)
     return {"t_start_probe": probed, "t_units": rendered - probed, "t_finalize": wall - rendered,
@@ -744,7 +744,7 @@ def report(f: dict[str, Any]) -> None:
          f"finalize {f['build_finalize_s']:.2f} s)")  # fmt: skip
     if f.get("redrawn_samples"):
         line("  samples re-drawn on other sources", f"{f['redrawn_samples']}",
-             "(every draw rejected at their source, e.g. ChannelSwap on grey content: decoded again)")  # fmt: skip
+             "(every draw rejected at their source, e.g. ChannelSwap on grey content: made from a fallback source)")  # fmt: skip
     line(
         "build / floor",
         f"{f['build_over_floor']:.2f} x",
