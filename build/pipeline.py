@@ -37,8 +37,8 @@ from .sources import Skipped, Source, dedupe, discover, probe_source
 log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
-FALLBACKS = 2  # other sources a sample rejected on every draw at its own source may be made from
-PIPELINE_VERSION = 4  # bump when a change alters what a unit produces (invalidates resumable parts)
+FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
+PIPELINE_VERSION = 5  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _video_info(source: Source, max_pixels: int, num_frames: int | None = None) 
 
 def _use_presentation_times(sample: Any, indices: np.ndarray, pts: np.ndarray, fps: float) -> None:
     """Replace the nominal ``index / fps`` frame times by the decoder's presentation times (they differ
-    for variable-frame-rate sources). Frames decoded outside ``indices`` (re-draws) keep nominal times."""
+    for variable-frame-rate sources). Frames outside ``indices`` keep nominal times."""
     lookup = dict(zip(indices.tolist(), pts.tolist()))
     planned = [int(i) for i in sample.params.get("source_indices", [])]
     source_pts = [lookup.get(i, i / fps) for i in planned]
@@ -170,11 +170,49 @@ def _draw(
     return plan, sampler.frames_at(job.secondary.path, idx, other.width, other.height, job.secondary.rotation)
 
 
+class _SourceFrames:
+    """The frames of one source a unit has decoded so far, with their presentation times: every draw gets its
+    frames from here, so a frame is decoded once however many draws (first tries, re-draws) want it."""
+
+    def __init__(self, sampler: Any, source: Source, info: VideoInfo) -> None:
+        self.sampler, self.source, self.info = sampler, source, info
+        self.frames: dict[int, np.ndarray] = {}
+        self.pts: dict[int, float] = {}
+
+    def fetch(self, idx: np.ndarray) -> None:
+        """Decode, in one pass over the file, those of ``idx`` not decoded yet."""
+        missing = np.unique(np.asarray(idx, dtype=np.int64))
+        missing = missing[[int(i) not in self.frames for i in missing]]
+        if not len(missing):
+            return
+        src = self.source
+        frames = self.sampler.frames_at(src.path, missing, self.info.width, self.info.height, src.rotation)
+        self.frames.update(zip(missing.tolist(), frames))
+        pts = self.sampler.last_pts
+        if pts is not None and len(pts) == len(missing):
+            self.pts.update(zip(missing.tolist(), pts.tolist()))
+
+    def get(self, idx: np.ndarray) -> np.ndarray:
+        self.fetch(idx)
+        return np.stack([self.frames[int(i)] for i in idx])
+
+    def sample(self, plan: Any, secondary: np.ndarray | None) -> Any:
+        """Make the sample of ``plan`` (raises SampleRejected), with the decoder's frame times."""
+        sample = make_sample(plan, self.get(_frame_indices(plan.times, self.info)), secondary)
+        if self.pts:
+            known = np.asarray(sorted(self.pts), dtype=np.int64)
+            _use_presentation_times(
+                sample, known, np.asarray([self.pts[i] for i in known.tolist()]), self.info.fps
+            )
+        return sample
+
+
 def _make_elsewhere(
     job: SampleJob, unit: Unit, sampler: Any, reason: str
 ) -> tuple[dict[str, Any] | None, str, str]:
-    """One more chance for a sample rejected on every draw at its source: its draws at the first fallback
-    source that decodes. Returns ``(row or None, the source it was made from, last rejection reason)``."""
+    """More chances for a sample rejected on every draw at its source: its draws at each fallback source in
+    turn (each decoded once for all its draws). Returns ``(row or None, the source it was made from, last
+    rejection reason)``."""
     partner = job.secondary.id if job.secondary else None
     for other in job.fallbacks:
         if other.id in (unit.source.id, partner):
@@ -183,25 +221,17 @@ def _make_elsewhere(
             decodable = sampler.count_frames(other.path)
             if decodable < 2:
                 continue
-            info = _video_info(other, unit.max_pixels, min(decodable, other.num_frames))
+            store = _SourceFrames(
+                sampler, other, _video_info(other, unit.max_pixels, min(decodable, other.num_frames))
+            )
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    plan, secondary = _draw(job, unit, info, sampler, attempt)
-                    idx = _frame_indices(plan.times, info)
-                    frames = sampler.frames_at(other.path, idx, info.width, info.height, other.rotation)
-                    pts = sampler.last_pts
-                    sample = make_sample(plan, frames, secondary)
+                    sample = store.sample(*_draw(job, unit, store.info, sampler, attempt))
                 except SampleRejected as exc:
                     reason = str(exc)
                     continue
-                if pts is not None and len(pts) == len(idx):
-                    _use_presentation_times(sample, idx, pts, info.fps)
-                return (
-                    render_row(job.sample_id, other.id, sample, crf=unit.crf, preset=unit.preset),
-                    other.id,
-                    "",
-                )
-            return None, "", reason  # rejected there too: one more chance only
+                row = render_row(job.sample_id, other.id, sample, crf=unit.crf, preset=unit.preset)
+                return row, other.id, ""
         except (DecodeError, FFmpegError):
             continue  # that source does not decode: the next fallback
     return None, "", reason
@@ -224,17 +254,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
         if decodable < 2:
             raise DecodeError(f"the decoder found {decodable} frames")
         info = _video_info(src, unit.max_pixels, min(decodable, src.num_frames))
-
-        decoded: dict[int, np.ndarray] = {}  # source frame index -> frame, shared by first draws and re-draws
-
-        def decode_primary(plan: Any) -> np.ndarray:
-            """The plan's frames, decoding only those no earlier draw of this unit has decoded."""
-            idx = _frame_indices(plan.times, info)
-            missing = np.unique(idx[[int(i) not in decoded for i in idx]]) if len(idx) else idx
-            if len(missing):
-                decoded.update(zip(missing.tolist(), sampler.frames_at(
-                    src.path, missing, info.width, info.height, src.rotation)))  # fmt: skip
-            return np.stack([decoded[int(i)] for i in idx])
+        store = _SourceFrames(sampler, src, info)
 
         # 1. Draw every sample (re-drawing rejected draws) before decoding anything of the primary video.
         planned = []
@@ -249,39 +269,28 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             else:
                 rejected.append((job, reason))
         # 2. Decode every frame any plan needs, once, in one pass over the file.
-        wanted = [_frame_indices(plan.times, info) for _, plan, _, _ in planned]
-        frames = None
-        pts: np.ndarray | None = None
-        all_idx = np.zeros(0, dtype=np.int64)
-        if wanted:
-            all_idx = np.unique(np.concatenate(wanted))
-            frames = sampler.frames_at(src.path, all_idx, info.width, info.height, src.rotation)
-            pts = sampler.last_pts
-            decoded.update(zip(all_idx.tolist(), frames))
+        if planned:
+            store.fetch(np.concatenate([_frame_indices(plan.times, info) for _, plan, _, _ in planned]))
         # 3. Make the samples; a draw rejected only now (e.g. an invisible perturbation) is re-drawn with
-        #    the next attempts' seeds, decoding just what they need.
-        for (job, plan, secondary, attempt), idx in zip(planned, wanted):
-            assert frames is not None
+        #    the next attempts' seeds, decoding just the frames they add.
+        for job, plan, secondary, attempt in planned:
             try:
-                sample = make_sample(plan, frames[np.searchsorted(all_idx, idx)], secondary)
+                sample = store.sample(plan, secondary)
             except SampleRejected as exc:
                 sample, reason = None, str(exc)
                 for retry in range(attempt + 1, MAX_ATTEMPTS):
                     try:
-                        plan2, secondary2 = _draw(job, unit, info, sampler, retry)
-                        sample = make_sample(plan2, decode_primary(plan2), secondary2)
+                        sample = store.sample(*_draw(job, unit, info, sampler, retry))
                         break
                     except SampleRejected as exc2:
                         reason = str(exc2)
                 if sample is None:
                     rejected.append((job, reason))
                     continue
-            if pts is not None and len(pts) == len(all_idx):
-                _use_presentation_times(sample, all_idx, pts, info.fps)
             # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
             rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
-        # 4. Samples no draw here could give: one more chance at another source of the same dataset.
-        decoded.clear()
+        # 4. Samples no draw here could give: more chances at other sources of the same dataset.
+        del store
         for job, reason in sorted(rejected, key=lambda jr: jr[0].index):
             row, where, reason = _make_elsewhere(job, unit, sampler, reason)
             if row is not None:

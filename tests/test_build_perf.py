@@ -169,7 +169,8 @@ def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_uni
     units = pipeline.plan_units(small_recipe(), sources, config, tmp_path / "parts")
     unit = next(u for u in units if any(j.spec.task == "counting" for j in u.jobs))
     job = next(j for j in unit.jobs if j.spec.task == "counting")
-    assert len(job.fallbacks) == pipeline.FALLBACKS and unit.source not in job.fallbacks
+    assert len(job.fallbacks) == min(pipeline.FALLBACKS, len(sources) - 1)
+    assert unit.source not in job.fallbacks
     unit = pipeline.replace(unit, jobs=(job,))
 
     real_make = pipeline.make_sample
@@ -190,6 +191,7 @@ def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_uni
 
 
 def test_fallback_sources_are_seeded_and_exclude_own_and_partner() -> None:
+    from videossr.build import pipeline
     from videossr.build.pipeline import _fallbacks
     from videossr.build.sources import Source
 
@@ -198,6 +200,89 @@ def test_fallback_sources_are_seeded_and_exclude_own_and_partner() -> None:
     assert a == _fallbacks(
         list(reversed(sources)), 0, "d", 7, {"s1", "s2"}
     )  # order of the input is irrelevant
-    assert len(a) == 2 and not {s.id for s in a} & {"s1", "s2"}
+    assert len(a) == min(pipeline.FALLBACKS, 4) and not {s.id for s in a} & {"s1", "s2"}
     picks = {_fallbacks(sources, 0, "d", i, set())[0].id for i in range(40)}
     assert len(picks) >= 4  # spread over the dataset, not one source for every rejected sample
+
+
+def test_sample_rejected_at_a_fallback_too_goes_on_to_the_next_each_frame_decoded_once(
+    tmp_path, monkeypatch
+) -> None:
+    """Rejected on every draw at its own source and at its first fallback: the sample is made at the second
+    fallback. Every source the unit touches has each of its frames decoded at most once, however many draws
+    (first tries and re-draws) use it."""
+    import pyarrow.parquet as pq
+    from _build_helpers import make_corpus, small_recipe
+    from videossr.build import frames as frames_mod
+    from videossr.build import pipeline
+    from videossr.build.sources import Source, discover, probe_source
+    from videossr.tasks import SampleRejected
+
+    corpus = make_corpus(tmp_path / "corpus")
+    pairs, _ = discover([corpus])
+    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    units = pipeline.plan_units(small_recipe(), sources, pipeline.BuildConfig(seed=3), tmp_path / "parts")
+    unit = next(u for u in units if any(j.spec.task == "jigsaw" for j in u.jobs))
+    job = next(j for j in unit.jobs if j.spec.task == "jigsaw")
+    assert len(job.fallbacks) >= 2
+    unit = pipeline.replace(unit, jobs=(job,))
+
+    decoded: dict[str, list[int]] = {}
+    real_frames_at = frames_mod.FrameSampler.frames_at
+
+    def recording_frames_at(self, path, indices, *args, **kwargs):
+        decoded.setdefault(str(path), []).extend(int(i) for i in indices)
+        return real_frames_at(self, path, indices, *args, **kwargs)
+
+    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    real_make = pipeline.make_sample
+    draws: list[int] = []
+
+    def reject_twice_over(plan, frames, secondary=None):
+        draws.append(1)
+        if len(draws) <= 2 * pipeline.MAX_ATTEMPTS:  # every draw at its own source and at the first fallback
+            raise SampleRejected("test: invisible here")
+        return real_make(plan, frames, secondary)
+
+    monkeypatch.setattr(pipeline, "make_sample", reject_twice_over)
+    summary = pipeline.run_unit(unit)
+    assert summary["rows"] == [job.sample_id] and not summary["skipped_samples"]
+    assert summary["moved"] == {job.sample_id: job.fallbacks[1].id}
+    assert pq.ParquetFile(unit.part_path).read().to_pylist()[0]["source"] == job.fallbacks[1].id
+    assert set(decoded) == {unit.source.path, job.fallbacks[0].path, job.fallbacks[1].path}
+    for path, indices in decoded.items():
+        assert len(indices) == len(set(indices)), f"{path}: frames decoded twice"
+
+
+def test_sample_rejected_everywhere_is_reported_with_its_reason(tmp_path, monkeypatch) -> None:
+    """When every fallback rejects too, the sample is skipped and reported (never silently dropped)."""
+    from _build_helpers import make_corpus, small_recipe
+    from videossr.build import pipeline
+    from videossr.build.sources import Source, discover, probe_source
+    from videossr.tasks import SampleRejected
+
+    corpus = make_corpus(tmp_path / "corpus")
+    pairs, _ = discover([corpus])
+    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    units = pipeline.plan_units(small_recipe(), sources, pipeline.BuildConfig(seed=3), tmp_path / "parts")
+    unit = next(u for u in units if any(j.spec.task == "counting" for j in u.jobs))
+    job = next(j for j in unit.jobs if j.spec.task == "counting")
+    unit = pipeline.replace(unit, jobs=(job,))
+    draws: list[int] = []
+
+    def reject_always(plan, frames, secondary=None):
+        draws.append(1)
+        raise SampleRejected("test: invisible everywhere")
+
+    monkeypatch.setattr(pipeline, "make_sample", reject_always)
+    summary = pipeline.run_unit(unit)
+    assert summary["rows"] == [] and summary["moved"] == {}
+    assert summary["skipped_samples"] == [
+        {
+            "id": job.sample_id,
+            "spec": job.spec.key,
+            "source": unit.source.id,
+            "reason": "test: invisible everywhere",
+        }
+    ]
+    assert len(draws) == pipeline.MAX_ATTEMPTS * (1 + len(job.fallbacks))
