@@ -210,6 +210,39 @@ def _count(req: dict[str, Any], cache: dict[str, Any]) -> int:
     return _open(req["path"], cache).count
 
 
+def _probe(req: dict[str, Any]) -> dict[str, Any]:
+    """Container facts of the first video stream as this decoder reads them (ffprobe's fields and
+    conventions). The rotation is the display matrix of the first decoded frame, the one the frames are
+    later turned by, so a source that cannot decode even one frame fails here."""
+    import av
+
+    with av.open(req["path"]) as container:
+        if not container.streams.video:
+            raise RuntimeError("no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        ctx = stream.codec_context
+        ctx.thread_count = 1
+        rate = stream.average_rate or stream.base_rate
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        else:
+            duration = (container.duration or 0) / av.time_base
+        first = next(container.decode(stream), None)
+        if first is None:
+            raise RuntimeError("no frame could be decoded")
+        return {
+            "duration": duration,
+            "fps": float(rate) if rate else 0.0,
+            "width": int(ctx.width or 0),
+            "height": int(ctx.height or 0),
+            "frames": int(stream.frames or 0),
+            "codec": ctx.codec.canonical_name,
+            "rotation": int(round(first.rotation or 0)) % 360,
+            "pix_fmt": str(ctx.pix_fmt or ""),
+        }
+
+
 def serve() -> None:
     """Child main loop: one JSON request per line on stdin; a JSON header line then raw bytes on stdout."""
     out = sys.stdout.buffer
@@ -220,6 +253,8 @@ def serve() -> None:
             if req.get("op") == "count":
                 header: dict[str, Any] = {"ok": True, "count": _count(req, cache)}
                 payload = b""
+            elif req.get("op") == "probe":
+                header, payload = {"ok": True, "probe": _probe(req)}, b""
             else:
                 frames, pts = _decode(req, cache)
                 header = {"ok": True, "shape": list(frames.shape), "pts": pts}
@@ -319,6 +354,12 @@ class FrameSampler:
             )
         return header, payload
 
+    def probe(self, path: str, timeout: float | None = None) -> dict[str, Any]:
+        """Facts of the first video stream (duration, fps, width, height, frames, codec, rotation, pix_fmt)
+        as this decoder reads them; ``frames`` is the container's count, 0 when it has none."""
+        header, _ = self._request({"op": "probe", "path": str(path)}, timeout)
+        return dict(header["probe"])
+
     def count_frames(self, path: str, timeout: float | None = None) -> int:
         """The number of frames the decoder can actually deliver (containers often over-report)."""
         header, _ = self._request({"op": "count", "path": str(path)}, timeout)
@@ -365,10 +406,12 @@ def _scrub_paths(message: str, path: str) -> str:
 _SAMPLER: FrameSampler | None = None
 
 
-def worker_sampler(timeout: float = DEFAULT_TIMEOUT) -> FrameSampler:
-    """The decode child of this process (created on first use)."""
+def worker_sampler(timeout: float | None = None) -> FrameSampler:
+    """The decode child of this process (created on first use); ``timeout`` sets its default timeout.
+    One per process and not thread-safe: builder workers run one task at a time."""
     global _SAMPLER
     if _SAMPLER is None:
-        _SAMPLER = FrameSampler(timeout)
-    _SAMPLER.timeout = timeout
+        _SAMPLER = FrameSampler(DEFAULT_TIMEOUT)
+    if timeout is not None:
+        _SAMPLER.timeout = timeout
     return _SAMPLER

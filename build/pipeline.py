@@ -38,7 +38,7 @@ log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
-PIPELINE_VERSION = 5  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 6  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)

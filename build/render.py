@@ -77,7 +77,7 @@ def run_ffmpeg(
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Container-level facts from ffprobe (the decoder's own frame count is checked separately)."""
+    """Container-level facts of a video stream (the decoder's own frame count is checked separately)."""
 
     duration: float
     fps: float
@@ -99,7 +99,8 @@ def _rate(text: str | None) -> float:
 
 
 def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeResult:
-    """Probe the first video stream of ``path`` with ffprobe."""
+    """Probe the first video stream of ``path`` with the system's ffprobe: how published clips are checked,
+    by a reader independent of the encoder (sources are probed by their decoder, see ``sources``)."""
     cmd = [
         ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-show_entries",
         "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,pix_fmt"

@@ -24,7 +24,7 @@ from videossr.build.pipeline import BuildConfig, build
 from videossr.build.recipes import load_recipe
 from videossr.build.render import probe
 from videossr.build.repo import iter_repo_rows
-from videossr.build.sources import discover, source_id
+from videossr.build.sources import Source, discover, probe_source, source_id
 from videossr.build.synthetic import make_synthetic_video
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,11 +101,34 @@ def test_nothing_private_leaks_into_published_files(messy_build, messy):
         assert not re.search(r"\d{1,2}:\d{2}:\d{2}", s["reason"])  # no wall-clock stamps: deterministic
 
 
+def test_sources_are_probed_by_their_decoder_as_ffprobe_reads_them(messy):
+    """The decode child's probe (what plans use) agrees with the system's ffprobe on every odd input it can
+    read: frame rate, size, rotation, codec, duration, frame count."""
+    pairs, _ = discover([messy])
+    checked = []
+    for sid, path in pairs:
+        if not sid.startswith(("odd/", "good/", "names/")):
+            continue
+        ours = probe_source(sid, path, min_frames=2)
+        ref = probe(path)
+        assert isinstance(ours, Source), (sid, ours)
+        rotated = ref.rotation in (90, 270)
+        assert (ours.width, ours.height) == (
+            (ref.height, ref.width) if rotated else (ref.width, ref.height)
+        ), sid
+        assert ours.rotation == ref.rotation and ours.codec == ref.codec, sid
+        assert ours.fps == pytest.approx(ref.fps, rel=1e-6), sid
+        assert ours.duration == pytest.approx(ref.duration, abs=1e-3), sid
+        assert abs(ours.num_frames - ref.num_frames) <= 1, (sid, ours.num_frames, ref.num_frames)
+        checked.append(sid)
+    assert {"odd/rotated_phone", "odd/vfr", "odd/hevc", "odd/vp9", "odd/ten_bit"} <= set(checked)
+
+
 def test_rotated_phone_video_frames_come_out_upright(messy):
     path = messy / "odd/rotated_phone.mp4"
-    info = probe(path)
-    assert info.rotation in (90, 270)
-    w, h = info.height, info.width  # display size
+    info = probe_source("odd/rotated_phone", path)  # what the build turns frames by
+    assert isinstance(info, Source) and info.rotation in (90, 270)
+    w, h = info.width, info.height  # display size
     ref = subprocess.run(
         [
             "ffmpeg",
