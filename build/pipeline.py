@@ -30,7 +30,7 @@ from videossr import __version__
 from .frames import DecodeError, fit_size, worker_sampler
 from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
-from .repo import atomic_write_text, finalize_repo, render_row
+from .repo import ArrowRow, atomic_write_text, finalize_repo, render_row
 from .schema import arrow_schema
 from .sources import Skipped, Source, dedupe, discover, probe_source
 
@@ -496,19 +496,39 @@ def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) 
     return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
 
 
+ROWS_CACHE_BYTES = 512 * 1000 * 1000  # parts kept in memory while their rows are written out, at most
+
+
 def _iter_rows(parts: list[Path], ids: list[str]) -> Iterator[dict[str, Any]]:
-    """Rows of all parts in id order, holding at most one part in memory at a time. (``ParquetFile``, not
-    ``pq.read_table``: the latter goes through ``pyarrow.dataset``, whose import pulls in pandas, ~1 s.)"""
+    """Rows of all parts in id order. Samples are dealt to sources in turn, so id order visits the parts
+    round-robin: a part's rows are kept once read (each part is read once) until their bytes pass
+    ``ROWS_CACHE_BYTES``, then the least recently read parts are dropped, so memory stays bounded.
+    (``ParquetFile``, not ``pq.read_table``: the latter goes through ``pyarrow.dataset``, whose import
+    pulls in pandas, ~1 s.)"""
+    from collections import OrderedDict
+
     where: dict[str, Path] = {}
     for part in parts:
         for rid in pq.ParquetFile(part).read(columns=["id"]).column("id").to_pylist():
             where[rid] = part
-    cached: tuple[Path | None, dict[str, dict]] = (None, {})
+    cache: OrderedDict[Path, tuple[dict[str, ArrowRow], int]] = OrderedDict()
+    held = 0
     for rid in sorted(ids):
         part = where[rid]
-        if cached[0] != part:
-            cached = (part, {r["id"]: r for r in pq.ParquetFile(part).read().to_pylist()})
-        yield cached[1][rid]
+        if part not in cache:
+            table = pq.ParquetFile(part).read()
+            rows = {r["id"]: ArrowRow(r, table.slice(i, 1)) for i, r in enumerate(table.to_pylist())}
+            cache[part] = (rows, table.nbytes)
+            held += table.nbytes
+            while held > ROWS_CACHE_BYTES and len(cache) > 1:
+                _, (_, nbytes) = cache.popitem(last=False)
+                held -= nbytes
+        cache.move_to_end(part)
+        rows, nbytes = cache[part]
+        yield rows.pop(rid)
+        if not rows:
+            del cache[part]
+            held -= nbytes
 
 
 def _tool_versions() -> dict[str, str]:

@@ -119,6 +119,17 @@ class RepoSummary:
         return sum(c.num_bytes for c in self.configs.values())
 
 
+class ArrowRow(dict):
+    """A row read back from a parquet file that keeps its one-row Arrow table: writing it again is a copy,
+    not a conversion from Python objects (which also imports pandas, ~0.3 s, through ``pa.array``)."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, values: dict, table: pa.Table) -> None:
+        super().__init__(values)
+        self.table = table
+
+
 class _ShardSink:
     """Rolls rows of one config into parquet files of at most ``max_bytes`` (by video payload)."""
 
@@ -145,9 +156,12 @@ class _ShardSink:
         if self.writer is None:
             self._open()
         assert self.writer is not None
-        self.writer.write_table(
-            pa.Table.from_pylist(self.buffer, schema=self.schema), row_group_size=ROW_GROUP_ROWS
-        )
+        tables = [getattr(row, "table", None) for row in self.buffer]
+        if all(t is not None and t.schema.equals(self.schema) for t in tables):
+            table = pa.concat_tables(tables).combine_chunks()  # rows read from parts: no conversion from Python
+        else:
+            table = pa.Table.from_pylist(self.buffer, schema=self.schema)
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         self.buffer = []
         self.buffer_bytes = 0
 
