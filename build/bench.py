@@ -24,7 +24,8 @@ One run, on one cached corpus and one worker count:
    ``jigsaw.py``, their path constants pointed at the run (needs ``opencv-python-headless``).
 
 Timings are medians over ``--repeats`` runs. The corpus (``--num-videos`` procedurally generated
-640x360 30 fps 60 s H.264 videos with a 2 s keyframe interval) is made once under ``--cache-dir``.
+640x360 30 fps 60 s H.264 videos with a 2 s keyframe interval) is made once under ``--cache-dir``;
+``--sources DIR`` benchmarks on a folder of your own videos instead.
 """
 
 from __future__ import annotations
@@ -91,8 +92,33 @@ def _make_video(job: tuple[str, int, int, int, int, float, int]) -> str:
     return path
 
 
+def link_sources(folder: Path, run_dir: Path) -> int:
+    """``--sources``: link the folder's videos (found as the build finds them) into the run's corpus folder,
+    named in order, as mp4 links (the paper's frame sampler only lists ``*.mp4``). Returns their number."""
+    from videossr.build.sources import discover
+
+    pairs, skipped = discover([folder])
+    if not pairs:
+        raise SystemExit(
+            f"--sources {folder}: no videos found (mp4, mkv, webm, mov, avi; searched recursively)"
+        )
+    if skipped:
+        print(f"[bench] --sources: {len(skipped)} entries skipped while listing: "
+              f"{'; '.join(f'{s.source}: {s.reason}' for s in skipped[:3])}", flush=True)  # fmt: skip
+    for i, (_, path) in enumerate(pairs):
+        os.symlink(Path(path).resolve(), run_dir / f"v{i:04d}.mp4")
+    return len(pairs)
+
+
 def make_corpus(args: argparse.Namespace) -> Path:
-    """The cached corpus folder (made on first use, in parallel)."""
+    """The run's corpus folder: the ``--sources`` videos, or the cached generated corpus (made on first use,
+    in parallel)."""
+    run_dir = Path(args.work_dir) / "sources"
+    if args.sources is not None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        args.num_videos = link_sources(args.sources, run_dir)
+        return run_dir
     w, h, fps, dur = args.width, args.height, args.fps, args.duration
     root = Path(args.cache_dir) / f"corpus-{w}x{h}-{fps}fps-{dur:g}s-gop{args.gop_seconds:g}s"
     root.mkdir(parents=True, exist_ok=True)
@@ -106,7 +132,6 @@ def make_corpus(args: argparse.Namespace) -> Path:
         print(f"[bench] generating {len(jobs)} source videos under {root} (once; cached)", flush=True)
         _pool_map(_make_video, jobs, args.workers)
     # The corpus of this run: the first N videos (a larger cached corpus may hold more).
-    run_dir = Path(args.work_dir) / "sources"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     for i in range(args.num_videos):
@@ -590,6 +615,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--gop-seconds", type=float, default=2.0, help="keyframe interval (default 2 s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sources", type=Path, default=None,
+                   help="benchmark on the videos under this folder (e.g. your own) instead of the generated "
+                        "corpus; --num-videos, --duration, --width, --height, --fps and --gop-seconds are then ignored")  # fmt: skip
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker and 4x-samples builds")
     p.add_argument("--no-baseline", action="store_true", help="skip the frame-folder baseline")
     p.add_argument("--reference-repo", type=Path, default=None,
@@ -632,8 +660,12 @@ def _run(args: argparse.Namespace, work: Path) -> int:
 
     w = args.workers
     sources = make_corpus(args)
-    print(f"[bench] corpus: {args.num_videos} videos {args.width}x{args.height} {args.fps} fps {args.duration:g} s, "
-          f"GOP {args.gop_seconds:g} s; {w} workers; {args.repeats} repeats", flush=True)  # fmt: skip
+    if args.sources is not None:
+        corpus = f"{args.num_videos} videos from {args.sources}"
+    else:
+        corpus = (f"{args.num_videos} videos {args.width}x{args.height} {args.fps} fps {args.duration:g} s, "
+                  f"GOP {args.gop_seconds:g} s")  # fmt: skip
+    print(f"[bench] corpus: {corpus}; {w} workers; {args.repeats} repeats", flush=True)
     plans = floor_plans(sources, 1, args.seed)
     floors, builds, singles, loads, folders, refs = [], [], [], [], [], []
     big = None

@@ -38,7 +38,7 @@ log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
-PIPELINE_VERSION = 6  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 7  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -313,7 +313,10 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     rows.sort(key=lambda r: r["id"])
     Path(unit.parts_dir).mkdir(parents=True, exist_ok=True)
     tmp = unit.part_path.with_name(f".{unit.part_path.name}.tmp-{os.getpid()}")
-    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), tmp, compression="zstd")
+    # One row per row group: the driver reads the rows back one at a time, in id order, across parts.
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=arrow_schema()), tmp, compression="zstd", row_group_size=1
+    )
     os.replace(tmp, unit.part_path)
     summary = {
         "unit": unit.key,
@@ -496,39 +499,34 @@ def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) 
     return [replace(template, source=lookup[sid], jobs=tuple(js)) for sid, js in sorted(by_source.items())]
 
 
-ROWS_CACHE_BYTES = 512 * 1000 * 1000  # parts kept in memory while their rows are written out, at most
+OPEN_PARTS = 32  # parquet parts kept open while rows are written out
 
 
 def _iter_rows(parts: list[Path], ids: list[str]) -> Iterator[dict[str, Any]]:
-    """Rows of all parts in id order. Samples are dealt to sources in turn, so id order visits the parts
-    round-robin: a part's rows are kept once read (each part is read once) until their bytes pass
-    ``ROWS_CACHE_BYTES``, then the least recently read parts are dropped, so memory stays bounded.
-    (``ParquetFile``, not ``pq.read_table``: the latter goes through ``pyarrow.dataset``, whose import
-    pulls in pandas, ~1 s.)"""
+    """Rows of all parts in id order, one row in memory at a time and every byte read once. Samples are dealt
+    to sources in turn, so id order visits the parts round-robin: parts hold one row per row group and each
+    row is read on its own. (``ParquetFile``, not ``pq.read_table``: the latter goes through
+    ``pyarrow.dataset``, whose import pulls in pandas, ~1 s.)"""
     from collections import OrderedDict
 
-    where: dict[str, Path] = {}
+    where: dict[str, tuple[Path, int, int]] = {}  # id -> (part, row group, row within it)
     for part in parts:
-        for rid in pq.ParquetFile(part).read(columns=["id"]).column("id").to_pylist():
-            where[rid] = part
-    cache: OrderedDict[Path, tuple[dict[str, ArrowRow], int]] = OrderedDict()
-    held = 0
+        pf = pq.ParquetFile(part)
+        for group in range(pf.num_row_groups):
+            for k, rid in enumerate(pf.read_row_group(group, columns=["id"]).column("id").to_pylist()):
+                where[rid] = (part, group, k)
+    handles: OrderedDict[Path, pq.ParquetFile] = OrderedDict()
     for rid in sorted(ids):
-        part = where[rid]
-        if part not in cache:
-            table = pq.ParquetFile(part).read()
-            rows = {r["id"]: ArrowRow(r, table.slice(i, 1)) for i, r in enumerate(table.to_pylist())}
-            cache[part] = (rows, table.nbytes)
-            held += table.nbytes
-            while held > ROWS_CACHE_BYTES and len(cache) > 1:
-                _, (_, nbytes) = cache.popitem(last=False)
-                held -= nbytes
-        cache.move_to_end(part)
-        rows, nbytes = cache[part]
-        yield rows.pop(rid)
-        if not rows:
-            del cache[part]
-            held -= nbytes
+        part, group, k = where[rid]
+        if part not in handles:
+            handles[part] = pq.ParquetFile(part)
+            if len(handles) > OPEN_PARTS:
+                handles.popitem(last=False)[1].close()
+        handles.move_to_end(part)
+        table = handles[part].read_row_group(group).slice(k, 1)
+        yield ArrowRow(table.to_pylist()[0], table)
+    for pf in handles.values():
+        pf.close()
 
 
 def _tool_versions() -> dict[str, str]:

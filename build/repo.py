@@ -158,7 +158,8 @@ class _ShardSink:
         assert self.writer is not None
         tables = [getattr(row, "table", None) for row in self.buffer]
         if all(t is not None and t.schema.equals(self.schema) for t in tables):
-            table = pa.concat_tables(tables).combine_chunks()  # rows read from parts: no conversion from Python
+            # Rows read back from parts: copied, not converted from Python (same bytes: contiguous chunks).
+            table = pa.concat_tables(tables).combine_chunks()
         else:
             table = pa.Table.from_pylist(self.buffer, schema=self.schema)
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)

@@ -55,7 +55,15 @@ def test_bench_help() -> None:
         [sys.executable, "build/bench.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0
-    for option in ("--num-videos", "--workers", "--repeats", "--cache-dir", "--reference-repo", "--smoke"):
+    for option in (
+        "--num-videos",
+        "--workers",
+        "--repeats",
+        "--cache-dir",
+        "--reference-repo",
+        "--sources",
+        "--smoke",
+    ):
         assert option in proc.stdout
 
 
@@ -76,3 +84,25 @@ def test_reference_scripts_are_pointed_at_the_run(tmp_path) -> None:
     assert run.stdout.split() == ["/x/frames", "0"]
     with pytest.raises(SystemExit, match=r"counting\.py has no `END_INDEX = \.\.\.` line"):
         _patched_script(ref, "counting.py", out, {"END_INDEX": 5})
+
+
+def test_sources_option_links_a_folder_of_your_own_videos(tmp_path) -> None:
+    """``--sources DIR`` benchmarks on a user's folder: every video found (recursively, any container) is linked
+    into the run's corpus as the paper's sampler wants them (``*.mp4``), in a stable order."""
+    import pytest
+    from videossr.build.bench import link_sources
+
+    mine = tmp_path / "mine"
+    (mine / "trip").mkdir(parents=True)
+    for rel in ("b.mp4", "trip/a.mkv", "trip/c.webm"):
+        (mine / rel).write_bytes(rel.encode())
+    (mine / "notes.txt").write_text("not a video")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert link_sources(mine, run_dir) == 3
+    links = sorted(run_dir.iterdir())
+    assert [p.name for p in links] == ["v0000.mp4", "v0001.mp4", "v0002.mp4"]
+    assert [p.read_bytes() for p in links] == [b"b.mp4", b"trip/a.mkv", b"trip/c.webm"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match=r"--sources .*empty: no videos found"):
+        link_sources(tmp_path / "empty", run_dir)

@@ -295,7 +295,9 @@ def _fake_row(rid: str, task: str, nbytes: int) -> dict:
             "num_frames": [1], "frame_times": [[0.0]], "source": "src", "params": "{}"}  # fmt: skip
 
 
-def _write_fake_parts(folder, n_parts: int = 5, per_part: int = 4) -> tuple[list, list[str], dict]:
+def _write_fake_parts(
+    folder, n_parts: int = 5, per_part: int = 3, row_group_size: int = 1
+) -> tuple[list, list[str], dict]:
     """Parts as the workers write them: samples dealt round-robin, so id order visits the parts in turn."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -310,36 +312,36 @@ def _write_fake_parts(folder, n_parts: int = 5, per_part: int = 4) -> tuple[list
         ]
         rows.update({r["id"]: r for r in part_rows})
         path = folder / f"part{p}.parquet"
-        pq.write_table(pa.Table.from_pylist(part_rows, schema=arrow_schema()), path, compression="zstd")
+        table = pa.Table.from_pylist(part_rows, schema=arrow_schema())
+        pq.write_table(table, path, compression="zstd", row_group_size=row_group_size)
         parts.append(path)
     return parts, sorted(rows), rows
 
 
-@pytest.mark.parametrize("cache_bytes", [512 * 1000 * 1000, 1])
-def test_iter_rows_yields_every_row_in_id_order_reading_each_part_once_when_it_fits(
-    tmp_path, monkeypatch, cache_bytes
+@pytest.mark.parametrize("row_group_size", [1, 3])
+def test_iter_rows_yields_every_row_in_id_order_reading_each_byte_once(
+    tmp_path, monkeypatch, row_group_size
 ) -> None:
+    """Id order visits the parts round-robin; each row is read on its own (one row in memory at a time), and
+    parts with several rows per row group (written by older versions) are read correctly too."""
     import pyarrow.parquet as pq
     from videossr.build import pipeline
 
-    parts, ids, rows = _write_fake_parts(tmp_path / "parts")
-    reads: list[str] = []
-    real_read = pq.ParquetFile.read
+    parts, ids, rows = _write_fake_parts(tmp_path / "parts", row_group_size=row_group_size)
+    reads: list[int] = []
+    real_read = pq.ParquetFile.read_row_group
 
-    def counting_read(self, columns=None, **kwargs):
+    def counting_read(self, i, columns=None, **kwargs):
+        table = real_read(self, i, columns=columns, **kwargs)
         if columns is None:
-            reads.append("full")
-        return real_read(self, columns=columns, **kwargs)
+            reads.append(table.num_rows)
+        return table
 
-    monkeypatch.setattr(pq.ParquetFile, "read", counting_read)
-    monkeypatch.setattr(pipeline, "ROWS_CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counting_read)
     got = list(pipeline._iter_rows(parts, ids))
     assert [r["id"] for r in got] == ids
     assert [dict(r) for r in got] == [rows[i] for i in ids]
-    if cache_bytes > 1:
-        assert len(reads) == len(parts)  # round-robin ids, yet each part read once
-    else:
-        assert len(reads) > len(parts)  # a tiny budget re-reads instead of holding every part
+    assert len(reads) == len(ids) and set(reads) == {row_group_size}
 
 
 def test_shards_from_rows_read_back_from_parts_are_byte_identical_to_shards_from_python_rows(
