@@ -92,6 +92,33 @@ def _make_video(job: tuple[str, int, int, int, int, float, int]) -> str:
     return path
 
 
+def _make_natural_video(job: tuple[str, int, list[str], float]) -> str:
+    """One web-style video from the demo's natural clips (Big Buck Bunny's animation, bikes' camera footage):
+    the clip looped with a per-video speed, mirror, hue, saturation and crop window, at 1280x720 or 1920x1080,
+    25 or 30 fps, x264 with B-frames and a 2 s keyframe interval (scene cuts allowed), AAC audio."""
+    from videossr.build.render import run_ffmpeg
+
+    path, i, clips, duration = job
+    w, h = (1920, 1080) if i % 3 == 2 else (1280, 720)
+    fps = 30 if i % 4 == 3 else 25
+    speed, zoom = (1.0, 0.8, 1.25, 0.9, 1.1)[i % 5], 0.7 + 0.05 * (i % 6)
+    x, y = (i * 37) % 100 / 100, (i * 53) % 100 / 100
+    vf = (f"setpts={1 / speed:.4f}*PTS,{'hflip,' if i % 3 == 1 else ''}"
+          f"hue=h={(i * 41) % 360 - 180}:s={0.8 + 0.05 * (i % 5):.2f},"
+          f"crop=iw*{zoom:.2f}:ih*{zoom:.2f}:(iw-ow)*{x:.2f}:(ih-oh)*{y:.2f},scale={w}:{h},fps={fps},format=yuv420p")  # fmt: skip
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.mp4")
+    run_ffmpeg(
+        ["-stream_loop", "-1", "-i", clips[i % len(clips)], "-f", "lavfi",
+         "-i", f"sine=frequency={220 + 40 * i}:sample_rate=44100", "-t", f"{duration}", "-vf", vf,
+         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+         "-g", str(2 * fps), "-c:a", "aac", "-b:a", "96k", "-threads", "1", "-map_metadata", "-1",
+         "-fflags", "+bitexact", "-flags:v", "+bitexact", "-movflags", "+faststart", str(tmp)],
+        timeout=1800, what=f"generating {Path(path).name}",
+    )  # fmt: skip
+    os.replace(tmp, path)
+    return path
+
+
 def link_sources(folder: Path, run_dir: Path) -> int:
     """``--sources``: link the folder's videos (found as the build finds them) into the run's corpus folder,
     named in order, as mp4 links (the paper's frame sampler only lists ``*.mp4``). Returns their number."""
@@ -120,17 +147,27 @@ def make_corpus(args: argparse.Namespace) -> Path:
         args.num_videos = link_sources(args.sources, run_dir)
         return run_dir
     w, h, fps, dur = args.width, args.height, args.fps, args.duration
-    root = Path(args.cache_dir) / f"corpus-{w}x{h}-{fps}fps-{dur:g}s-gop{args.gop_seconds:g}s"
+    if args.natural:
+        from videossr.build.demo import natural_clip_paths
+
+        root = Path(args.cache_dir) / f"natural-v1-{dur:g}s"
+        clips = [str(p) for p in natural_clip_paths() if p.name in ("bigbuckbunny.mp4", "bikes.mp4")]
+        make, jobs = (
+            _make_natural_video,
+            [(str(root / f"v{i:04d}.mp4"), i, clips, dur) for i in range(args.num_videos)],
+        )
+    else:
+        root = Path(args.cache_dir) / f"corpus-{w}x{h}-{fps}fps-{dur:g}s-gop{args.gop_seconds:g}s"
+        gop = max(1, round(args.gop_seconds * fps))
+        make, jobs = (
+            _make_video,
+            [(str(root / f"v{i:04d}.mp4"), i, w, h, fps, dur, gop) for i in range(args.num_videos)],
+        )
     root.mkdir(parents=True, exist_ok=True)
-    gop = max(1, round(args.gop_seconds * fps))
-    jobs = [
-        (str(root / f"v{i:04d}.mp4"), i, w, h, fps, dur, gop)
-        for i in range(args.num_videos)
-        if not (root / f"v{i:04d}.mp4").exists()
-    ]
+    jobs = [job for job in jobs if not Path(job[0]).exists()]
     if jobs:
         print(f"[bench] generating {len(jobs)} source videos under {root} (once; cached)", flush=True)
-        _pool_map(_make_video, jobs, args.workers)
+        _pool_map(make, jobs, args.workers)
     # The corpus of this run: the first N videos (a larger cached corpus may hold more).
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -615,6 +652,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--gop-seconds", type=float, default=2.0, help="keyframe interval (default 2 s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--natural", action="store_true",
+                   help="a corpus of natural content instead: the demo's Big Buck Bunny and bikes clips looped into "
+                        "--duration s web-style videos (per-video speed, mirror, hue and crop; 1280x720 and 1920x1080, "
+                        "25 and 30 fps, B-frames, 2 s keyframes, AAC audio); --width, --height, --fps and "
+                        "--gop-seconds are ignored")  # fmt: skip
     p.add_argument("--sources", type=Path, default=None,
                    help="benchmark on the videos under this folder (e.g. your own) instead of the generated "
                         "corpus; --num-videos, --duration, --width, --height, --fps and --gop-seconds are then ignored")  # fmt: skip
@@ -662,6 +704,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     sources = make_corpus(args)
     if args.sources is not None:
         corpus = f"{args.num_videos} videos from {args.sources}"
+    elif args.natural:
+        corpus = f"{args.num_videos} natural videos (720p and 1080p, 25 and 30 fps) {args.duration:g} s"
     else:
         corpus = (f"{args.num_videos} videos {args.width}x{args.height} {args.fps} fps {args.duration:g} s, "
                   f"GOP {args.gop_seconds:g} s")  # fmt: skip
