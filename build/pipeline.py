@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from videossr.tasks import SampleRejected, TaskSpec, VideoInfo, make_sample, plan_sample, resolve_secondary
+from videossr.tasks import (
+    SampleRejected,
+    TaskSpec,
+    VideoInfo,
+    decisive_positions,
+    make_sample,
+    plan_sample,
+    resolve_secondary,
+)
 
 from videossr import __version__
 
@@ -196,9 +204,17 @@ class _SourceFrames:
         self.fetch(idx)
         return np.stack([self.frames[int(i)] for i in idx])
 
-    def sample(self, plan: Any, secondary: np.ndarray | None) -> Any:
-        """Make the sample of ``plan`` (raises SampleRejected), with the decoder's frame times."""
-        sample = make_sample(plan, self.get(_frame_indices(plan.times, self.info)), secondary)
+    def sample(self, plan: Any, secondary: np.ndarray | None, prescreen: bool = False) -> Any:
+        """Make the sample of ``plan`` (raises SampleRejected), with the decoder's frame times. With
+        ``prescreen``, the frames that decide a rejection are decoded first and the draw is tried on them
+        alone (the others blank): at a source where the draw is invisible, that costs a few frames."""
+        idx = _frame_indices(plan.times, self.info)
+        positions = decisive_positions(plan) if prescreen else None
+        if positions is not None and len(positions) < len(idx):
+            partial = np.zeros((len(idx), self.info.height, self.info.width, 3), np.uint8)
+            partial[positions] = self.get(idx[positions])
+            make_sample(plan, partial, secondary)  # raises SampleRejected where the full draw would
+        sample = make_sample(plan, self.get(idx), secondary)
         if self.pts:
             known = np.asarray(sorted(self.pts), dtype=np.int64)
             _use_presentation_times(
@@ -211,7 +227,8 @@ def _make_elsewhere(
     job: SampleJob, unit: Unit, sampler: Any, reason: str
 ) -> tuple[dict[str, Any] | None, str, str]:
     """More chances for a sample rejected on every draw at its source: its draws at each fallback source in
-    turn (each decoded once for all its draws). Returns ``(row or None, the source it was made from, last
+    turn (each decoded once for all its draws; a draw is first tried on the frames that decide a rejection
+    only, since the content that made it invisible here may be common). Returns ``(row or None, the source it was made from, last
     rejection reason)``."""
     partner = job.secondary.id if job.secondary else None
     for other in job.fallbacks:
@@ -226,7 +243,7 @@ def _make_elsewhere(
             )
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    sample = store.sample(*_draw(job, unit, store.info, sampler, attempt))
+                    sample = store.sample(*_draw(job, unit, store.info, sampler, attempt), prescreen=True)
                 except SampleRejected as exc:
                     reason = str(exc)
                     continue

@@ -44,6 +44,7 @@ __all__ = [
     "VideoInfo",
     "VideoTooShort",
     "counting",
+    "decisive_positions",
     "grounding",
     "jigsaw",
     "make_sample",
@@ -119,6 +120,13 @@ def plan_sample(spec: TaskSpec, info: VideoInfo, rng: np.random.Generator) -> Fr
 def resolve_secondary(plan: FramePlan, other: VideoInfo) -> np.ndarray:
     """For plans that need a second video (Swap): the timestamps to decode from ``other``."""
     return grounding.secondary_times(plan, other)
+
+
+def decisive_positions(plan: FramePlan) -> list[int] | None:
+    """Positions (into ``plan.times``) of the frames whose content alone decides whether :func:`make_sample`
+    rejects the plan; ``None`` when content never or always matters (counting, jigsaw). For decoding those
+    first, to reject cheaply where a draw is likely to be invisible."""
+    return grounding.decisive_positions(plan) if plan.task == "grounding" else None
 
 
 def make_sample(plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None = None) -> Sample:

@@ -123,6 +123,18 @@ def secondary_times(frame_plan: FramePlan, other: VideoInfo) -> np.ndarray:
     return times
 
 
+def decisive_positions(frame_plan: FramePlan) -> list[int]:
+    """The frame positions whose content decides whether :func:`make` rejects the plan as invisible: the
+    segment's first and last frames (the whole segment for reorderings, whose boundary frames come from
+    inside it). A builder can decode these first and call :func:`make` with the other frames blank: a
+    rejection then costs two frames instead of all of them. (Built-in perturbations draw their random
+    numbers independently of frame content, so the verdict is the same as with every frame decoded.)"""
+    start, length = frame_plan.params["segment_start"], frame_plan.params["segment_length"]
+    if frame_plan.params["kind"] == "reorder":
+        return list(range(start, start + length))
+    return sorted({start, start + length - 1})
+
+
 def _visible(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16))))
 

@@ -363,3 +363,43 @@ def test_shards_from_rows_read_back_from_parts_are_byte_identical_to_shards_from
     )
     for rel in files:
         assert (tmp_path / "arrow" / rel).read_bytes() == (tmp_path / "python" / rel).read_bytes(), rel
+
+
+def test_fallback_draws_are_prescreened_on_the_frames_that_decide_a_rejection(tmp_path, monkeypatch) -> None:
+    """ChannelSwap at a grey source is invisible. A fallback source that is grey too rejects the draw after
+    decoding only the segment's boundary frames (not all 48); the next fallback, in colour, makes the sample."""
+    from _reliability_helpers import H264, lavfi
+    from videossr.build import frames as frames_mod
+    from videossr.build import pipeline
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.build.sources import Source, probe_source
+
+    paths = {
+        "grey_a": lavfi(tmp_path / "grey_a.mp4", "testsrc2=size=160x120:rate=24,hue=s=0", 6, H264),
+        "grey_b": lavfi(tmp_path / "grey_b.mp4", "mandelbrot=size=160x120:rate=24,hue=s=0", 6, H264),
+        "colour": lavfi(tmp_path / "colour.mp4", "testsrc2=size=160x120:rate=24", 6, H264),
+    }
+    sources = {sid: probe_source(sid, path) for sid, path in paths.items()}
+    assert all(isinstance(s, Source) for s in sources.values())
+    recipe = Recipe("r", (MixEntry(TaskSpec("grounding", "ChannelSwap"), 1),), max_pixels=96 * 96)
+    (unit,) = pipeline.plan_units(
+        recipe, [sources["grey_a"]], pipeline.BuildConfig(seed=1), tmp_path / "parts"
+    )
+    job = pipeline.replace(unit.jobs[0], fallbacks=(sources["grey_b"], sources["colour"]))
+    unit = pipeline.replace(unit, jobs=(job,))
+
+    decoded: dict[str, list[int]] = {}
+    real_frames_at = frames_mod.FrameSampler.frames_at
+
+    def recording_frames_at(self, path, indices, *args, **kwargs):
+        decoded.setdefault(str(path), []).extend(int(i) for i in indices)
+        return real_frames_at(self, path, indices, *args, **kwargs)
+
+    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    summary = pipeline.run_unit(unit)
+    assert summary["moved"] == {job.sample_id: "colour"} and not summary["skipped_samples"]
+    assert (
+        len(decoded[str(paths["grey_a"])]) == 48
+    )  # its own frames: decoded in full (the other samples' too)
+    assert 0 < len(decoded[str(paths["grey_b"])]) <= 2 * pipeline.MAX_ATTEMPTS  # boundary frames only
+    assert len(set(decoded[str(paths["colour"])])) == 48

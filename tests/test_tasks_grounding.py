@@ -619,3 +619,39 @@ def test_registry_is_restored_after_the_user_tests():
     assert set(BUILTIN_PERTURBATIONS) <= set(PERTURBATIONS)
     assert not [name for name in PERTURBATIONS if name.startswith("Test")]
     assert PERTURBATIONS["Mirror"].description == "The video is mirrored horizontally"
+
+
+def _verdict(plan, frames, secondary) -> str:
+    try:
+        make_sample(plan, frames, secondary)
+    except AmbiguousSample as exc:
+        return f"rejected: {exc}"
+    return "accepted"
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("frame", [render_frame, gray_frame, flat_frame, static_frame])
+def test_decisive_positions_alone_give_the_same_verdict(name, frame):
+    """The builder may decode only ``decisive_positions`` first and try the draw with the other frames blank:
+    for every built-in perturbation, on colourful, grey, flat and still content, the verdict (and its reason)
+    is the one the fully decoded frames give."""
+    from videossr.tasks import decisive_positions
+
+    for seed in SEEDS:
+        plan = plan_sample(TaskSpec("grounding", name), DEFAULT_INFO, np.random.default_rng(seed))
+        frames = decode(DEFAULT_INFO, plan.times, seed=0, frame=frame)
+        secondary = None
+        if plan.needs_secondary:
+            secondary = decode(OTHER_INFO, resolve_secondary(plan, OTHER_INFO), seed=1, frame=frame)
+        positions = decisive_positions(plan)
+        assert positions and len(positions) <= plan.params["segment_length"] < len(frames)
+        partial = np.zeros_like(frames)
+        partial[positions] = frames[positions]
+        assert _verdict(plan, partial, secondary) == _verdict(plan, frames, secondary), (name, seed)
+
+
+def test_decisive_positions_only_for_grounding():
+    from videossr.tasks import decisive_positions
+
+    for spec in (TaskSpec("counting", "easy"), TaskSpec("jigsaw", "easy")):
+        assert decisive_positions(plan_sample(spec, DEFAULT_INFO, np.random.default_rng(0))) is None
