@@ -9,11 +9,13 @@ is the same as an uninterrupted run's, whichever worker ran what.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import platform
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -46,7 +48,8 @@ log = logging.getLogger("videossr.build")
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
-PIPELINE_VERSION = 7  # bump when a change alters what a unit produces (invalidates resumable parts)
+FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
+PIPELINE_VERSION = 8  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,9 @@ class SampleJob:
     spec: TaskSpec
     secondary: Source | None = None
     # Where the sample is made instead when every draw is rejected at its source (e.g. ChannelSwap on grey
-    # content): the first of these that decodes, in a seeded order. Made in the same unit, right away, so no
-    # second round waits for the whole first one.
+    # content): the first of these that accepts it. Made in the same unit, right away, so no second round
+    # waits for the whole first one; they are the sources of the units just before this one, whose decoded
+    # frames are likely still on disk (see _fallbacks).
     fallbacks: tuple[Source, ...] = ()
 
 
@@ -108,6 +112,12 @@ class Unit:
     @property
     def marker_path(self) -> Path:
         return Path(self.parts_dir) / f"{self.key}.json"
+
+    def frames_path(self, source: Source, info: VideoInfo) -> Path:
+        """Where a unit keeps a source's decoded frames for the fallbacks of later units (a cache: a missing
+        or unreadable file only means decoding again)."""
+        name = f"{source.content_hash}-{info.width}x{info.height}-r{source.rotation}-n{info.num_frames}.npz"
+        return Path(self.parts_dir).parent / "frames" / name
 
 
 def _stable_int(text: str) -> int:
@@ -178,6 +188,9 @@ def _draw(
     return plan, sampler.frames_at(job.secondary.path, idx, other.width, other.height, job.secondary.rotation)
 
 
+_FRAME_FILES: list[Path] = []  # the decoded-frame files this worker process wrote, oldest first
+
+
 class _SourceFrames:
     """The frames of one source a unit has decoded so far, with their presentation times: every draw gets its
     frames from here, so a frame is decoded once however many draws (first tries, re-draws) want it."""
@@ -203,6 +216,38 @@ class _SourceFrames:
     def get(self, idx: np.ndarray) -> np.ndarray:
         self.fetch(idx)
         return np.stack([self.frames[int(i)] for i in idx])
+
+    def recall(self, path: Path) -> None:
+        """Take the frames an earlier unit decoded of this source, if it left them (see :meth:`remember`)."""
+        try:
+            with np.load(path) as saved:
+                indices, frames, pts = saved["indices"], saved["frames"], saved["pts"]
+        except (OSError, ValueError, KeyError):
+            return
+        if frames.shape[1:] != (self.info.height, self.info.width, 3) or len(frames) != len(indices):
+            return
+        self.frames.update(zip(indices.tolist(), frames))
+        self.pts.update((i, t) for i, t in zip(indices.tolist(), pts.tolist()) if t == t)  # NaN: unknown
+
+    def remember(self, path: Path) -> None:
+        """Leave this source's decoded frames on disk for later units' fallbacks; this worker keeps its last
+        ``FRAME_FILES_KEPT`` such files (frames are the same however often decoded, so rows do not depend
+        on whether a later unit finds them)."""
+        if not self.frames:
+            return
+        indices = sorted(self.frames)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as f:
+            np.savez(f, indices=np.asarray(indices, dtype=np.int64),
+                     frames=np.stack([self.frames[i] for i in indices]),
+                     pts=np.asarray([self.pts.get(i, np.nan) for i in indices], dtype=np.float64))  # fmt: skip
+        os.replace(tmp, path)
+        if path not in _FRAME_FILES:
+            _FRAME_FILES.append(path)
+        while len(_FRAME_FILES) > FRAME_FILES_KEPT:
+            with contextlib.suppress(OSError):
+                _FRAME_FILES.pop(0).unlink()
 
     def sample(self, plan: Any, secondary: np.ndarray | None, prescreen: bool = False) -> Any:
         """Make the sample of ``plan`` (raises SampleRejected), with the decoder's frame times. With
@@ -241,6 +286,7 @@ def _make_elsewhere(
             store = _SourceFrames(
                 sampler, other, _video_info(other, unit.max_pixels, min(decodable, other.num_frames))
             )
+            store.recall(unit.frames_path(other, store.info))
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     sample = store.sample(*_draw(job, unit, store.info, sampler, attempt), prescreen=True)
@@ -307,6 +353,8 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
             rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
         # 4. Samples no draw here could give: more chances at other sources of the same dataset.
+        with contextlib.suppress(OSError):
+            store.remember(unit.frames_path(src, info))
         del store
         for job, reason in sorted(rejected, key=lambda jr: jr[0].index):
             row, where, reason = _make_elsewhere(job, unit, sampler, reason)
@@ -423,14 +471,14 @@ def split_sources(sources: list[Source], recipes: list[Recipe]) -> dict[str, lis
     return {k: sorted(v, key=lambda s: s.id) for k, v in out.items()}
 
 
-def _fallbacks(
-    sources: list[Source], seed: int, dataset: str, index: int, exclude: set[str]
-) -> tuple[Source, ...]:
-    """The sources a sample goes to when every draw at its own is rejected: a seeded order, so rejections
-    spread over the dataset instead of piling onto one source."""
-    others = [s for s in sources if s.id not in exclude]
-    others.sort(key=lambda s: _stable_int(f"fallback:{seed}:{dataset}:{index}:{s.id}"))
-    return tuple(others[:FALLBACKS])
+def _fallbacks(order: list[Source], position: int, exclude: set[str]) -> tuple[Source, ...]:
+    """The sources a sample goes to when every draw at its own is rejected: those of the units just before
+    its own in run order (units run in ``order``), nearest first. Those units have usually finished and left
+    their decoded frames on disk, so the sample costs no decoding there. Rows do not depend on it (the same
+    sources, the same frames either way); only the time does."""
+    n = len(order)
+    others = [order[(position - k) % n] for k in range(1, n)]
+    return tuple([s for s in others if s.id not in exclude][:FALLBACKS])
 
 
 def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts_dir: Path) -> list[Unit]:
@@ -454,11 +502,16 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
             others = [s for s in order if s.id != src.id]
             secondary = others[int(sample_rng(config.seed, recipe.name, index, 99).integers(len(others)))]
         sample_id = f"{spec.task}-{spec.subtype}-{index:06d}"
-        fallbacks = _fallbacks(
-            order, config.seed, recipe.name, index, {src.id, secondary.id if secondary else ""}
-        )
-        by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary, fallbacks))
+        by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary))
     lookup = {s.id: s for s in sources}
+    run_order = [lookup[sid] for sid in sorted(by_source)]  # units run in this order
+    for position, src in enumerate(run_order):
+        by_source[src.id] = [
+            replace(
+                j, fallbacks=_fallbacks(run_order, position, {src.id, j.secondary.id if j.secondary else ""})
+            )
+            for j in by_source[src.id]
+        ]
     return [
         Unit(
             dataset=recipe.name,
@@ -647,6 +700,8 @@ def build(
         for recipe in recipes:
             out = Path(config.out_dir) / recipe.name
             parts_dir = out / ".work" / "parts"
+            frames_dir = out / ".work" / "frames"  # decoded frames units leave for later units' fallbacks
+            shutil.rmtree(frames_dir, ignore_errors=True)
             units = plan_units(recipe, assignment[recipe.name], config, parts_dir)
             say(
                 f"[build] {recipe.name}: {recipe.total} samples from {len(assignment[recipe.name])} sources in "
@@ -714,6 +769,7 @@ def build(
                 "num_sources_skipped": len(set(skipped)),
                 "versions": _tool_versions(),
             }
+            shutil.rmtree(frames_dir, ignore_errors=True)
             parts = sorted({u.part_path for u in units})
             say(f"[build] {recipe.name}: writing {len(ids)} rows to {out.name}/")
             summary = finalize_repo(_iter_rows(parts, ids), out, dataset_name=recipe.name, manifest=manifest,

@@ -191,19 +191,28 @@ def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_uni
     assert row["source"] == job.fallbacks[0].id
 
 
-def test_fallback_sources_are_seeded_and_exclude_own_and_partner() -> None:
+def test_fallbacks_are_the_units_just_before_nearest_first_without_own_and_partner(tmp_path) -> None:
     from videossr.build import pipeline
     from videossr.build.pipeline import _fallbacks
+    from videossr.build.recipes import MixEntry, Recipe
     from videossr.build.sources import Source
 
-    sources = [Source(f"s{i}", f"/x/s{i}.mp4", 10.0, 30.0, 300, 64, 48, 0, "h264", f"h{i}") for i in range(6)]
-    a = _fallbacks(sources, 0, "d", 7, {"s1", "s2"})
-    assert a == _fallbacks(
-        list(reversed(sources)), 0, "d", 7, {"s1", "s2"}
-    )  # order of the input is irrelevant
-    assert len(a) == min(pipeline.FALLBACKS, 4) and not {s.id for s in a} & {"s1", "s2"}
-    picks = {_fallbacks(sources, 0, "d", i, set())[0].id for i in range(40)}
-    assert len(picks) >= 4  # spread over the dataset, not one source for every rejected sample
+    sources = [Source(f"s{i}", f"/x/s{i}.mp4", 10.0, 30.0, 300, 64, 48, 0, "h264", f"h{i}") for i in range(7)]
+    assert [s.id for s in _fallbacks(sources, 5, {"s5"})] == ["s4", "s3", "s2", "s1"][: pipeline.FALLBACKS]
+    assert [s.id for s in _fallbacks(sources, 1, {"s1", "s6"})] == ["s0", "s5", "s4", "s3"][
+        : pipeline.FALLBACKS
+    ]
+    # In a plan: units run in source-id order; each job's fallbacks are the sources of the units before it.
+    recipe = Recipe(
+        "r", (MixEntry(TaskSpec("grounding", "Swap"), 7), MixEntry(TaskSpec("counting", "easy"), 7))
+    )
+    units = pipeline.plan_units(recipe, list(reversed(sources)), pipeline.BuildConfig(seed=2), tmp_path)
+    assert [u.source.id for u in units] == [s.id for s in sources]
+    for position, unit in enumerate(units):
+        for job in unit.jobs:
+            exclude = {unit.source.id, job.secondary.id if job.secondary else ""}
+            assert job.fallbacks == _fallbacks(sources, position, exclude)
+            assert not {f.id for f in job.fallbacks} & exclude
 
 
 def test_sample_rejected_at_a_fallback_too_goes_on_to_the_next_each_frame_decoded_once(
@@ -403,3 +412,82 @@ def test_fallback_draws_are_prescreened_on_the_frames_that_decide_a_rejection(tm
     )  # its own frames: decoded in full (the other samples' too)
     assert 0 < len(decoded[str(paths["grey_b"])]) <= 2 * pipeline.MAX_ATTEMPTS  # boundary frames only
     assert len(set(decoded[str(paths["colour"])])) == 48
+
+
+def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(tmp_path, monkeypatch) -> None:
+    """A unit leaves its decoded frames on disk; a later unit whose sample falls back to that source decodes
+    nothing there, and its row is byte-identical to one made by decoding afresh."""
+    import pyarrow.parquet as pq
+    from _build_helpers import make_corpus, small_recipe
+    from videossr.build import frames as frames_mod
+    from videossr.build import pipeline
+    from videossr.build.sources import Source, discover, probe_source
+    from videossr.tasks import SampleRejected
+
+    corpus = make_corpus(tmp_path / "corpus")
+    pairs, _ = discover([corpus])
+    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    units = pipeline.plan_units(
+        small_recipe(), sources, pipeline.BuildConfig(seed=4), tmp_path / "a" / "parts"
+    )
+    unit = next(u for u in units[1:] if any(j.spec.task == "counting" for j in u.jobs))
+    job = next(j for j in unit.jobs if j.spec.task == "counting")
+    unit = pipeline.replace(unit, jobs=(job,))
+    before = next(u for u in units if u.source.id == job.fallbacks[0].id)
+    pipeline.run_unit(before)  # the unit just before: leaves its frames
+    assert list((tmp_path / "a" / "frames").glob("*.npz"))
+
+    decoded: dict[str, int] = {}
+    real_frames_at = frames_mod.FrameSampler.frames_at
+
+    def recording_frames_at(self, path, indices, *args, **kwargs):
+        decoded[str(path)] = decoded.get(str(path), 0) + len(indices)
+        return real_frames_at(self, path, indices, *args, **kwargs)
+
+    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    real_make = pipeline.make_sample
+    own: list[int] = []
+
+    def reject_at_own_source(plan, frames, secondary=None):
+        if len(own) < pipeline.MAX_ATTEMPTS:
+            own.append(1)
+            raise SampleRejected("test: invisible here")
+        return real_make(plan, frames, secondary)
+
+    monkeypatch.setattr(pipeline, "make_sample", reject_at_own_source)
+    summary = pipeline.run_unit(unit)
+    assert summary["moved"] == {job.sample_id: before.source.id}
+    assert before.source.path not in decoded  # made from the frames the earlier unit left
+    cached_row = pq.ParquetFile(unit.part_path).read().to_pylist()
+
+    own.clear()
+    decoded.clear()
+    fresh = pipeline.replace(unit, parts_dir=str(tmp_path / "b" / "parts"))  # no frames left there
+    pipeline.run_unit(fresh)
+    assert decoded.get(before.source.path, 0) > 0
+    assert pq.ParquetFile(fresh.part_path).read().to_pylist() == cached_row
+
+
+def test_each_worker_keeps_only_its_last_frame_files(tmp_path, monkeypatch) -> None:
+    from videossr.build import pipeline
+    from videossr.build.sources import Source
+
+    monkeypatch.setattr(pipeline, "_FRAME_FILES", [])
+    info = VideoInfo(duration=10.0, fps=30.0, num_frames=300, width=8, height=6)
+    paths = []
+    for i in range(pipeline.FRAME_FILES_KEPT + 3):
+        src = Source(f"s{i}", f"/x/s{i}.mp4", 10.0, 30.0, 300, 8, 6, 0, "h264", f"h{i}")
+        store = pipeline._SourceFrames(None, src, info)
+        store.frames = {3: np.full((6, 8, 3), i, np.uint8), 9: np.zeros((6, 8, 3), np.uint8)}
+        store.pts = {3: 0.1}
+        paths.append(tmp_path / f"{i}.npz")
+        store.remember(paths[-1])
+    assert [p.exists() for p in paths] == [False] * 3 + [True] * pipeline.FRAME_FILES_KEPT
+    back = pipeline._SourceFrames(None, src, info)
+    back.recall(paths[-1])
+    assert sorted(back.frames) == [3, 9] and back.frames[3][0, 0, 0] == len(paths) - 1
+    assert back.pts == {3: 0.1}  # an unknown time stays unknown
+    wrong_size = pipeline._SourceFrames(None, src, VideoInfo(10.0, 30.0, 300, 16, 12))
+    wrong_size.recall(paths[-1])
+    wrong_size.recall(tmp_path / "missing.npz")
+    assert wrong_size.frames == {}
