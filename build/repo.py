@@ -139,7 +139,7 @@ class _ShardSink:
         self.config, self.schema, self.max_bytes = config, schema, max_bytes
         self.files: list[Path] = []
         self.writer: pq.ParquetWriter | None = None
-        self.buffer: list[dict] = []
+        self.buffer: list[dict | pa.Table] = []
         self.buffer_bytes = 0
         self.current_bytes = 0
         self.stats = ConfigStats()
@@ -156,12 +156,12 @@ class _ShardSink:
         if self.writer is None:
             self._open()
         assert self.writer is not None
-        tables = [getattr(row, "table", None) for row in self.buffer]
-        if all(t is not None and t.schema.equals(self.schema) for t in tables):
+        if all(isinstance(item, pa.Table) for item in self.buffer):
             # Rows read back from parts: copied, not converted from Python (same bytes: contiguous chunks).
-            table = pa.concat_tables(tables).combine_chunks()
+            table = pa.concat_tables(self.buffer).combine_chunks()
         else:
-            table = pa.Table.from_pylist(self.buffer, schema=self.schema)
+            rows = [item.to_pylist()[0] if isinstance(item, pa.Table) else item for item in self.buffer]
+            table = pa.Table.from_pylist(rows, schema=self.schema)
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         self.buffer = []
         self.buffer_bytes = 0
@@ -173,7 +173,9 @@ class _ShardSink:
             self.writer = None
         if self.writer is None and not self.buffer:
             self._open()
-        self.buffer.append(row)
+        # A row read back from a part is kept as its one-row Arrow table only (not also as Python objects).
+        table = getattr(row, "table", None)
+        self.buffer.append(table if table is not None and table.schema.equals(self.schema) else row)
         self.buffer_bytes += size
         self.current_bytes += size
         self.stats.rows += 1

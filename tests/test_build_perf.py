@@ -491,3 +491,25 @@ def test_each_worker_keeps_only_its_last_frame_files(tmp_path, monkeypatch) -> N
     wrong_size.recall(paths[-1])
     wrong_size.recall(tmp_path / "missing.npz")
     assert wrong_size.frames == {}
+
+
+def test_preview_picks_the_first_row_of_each_tasks_first_configs_reading_only_their_videos(tmp_path) -> None:
+    from videossr.build import preview
+    from videossr.build.repo import ROW_GROUP_ROWS, iter_repo_rows, write_shards
+
+    rows = []
+    for i in range(3 * ROW_GROUP_ROWS):  # several row groups per shard
+        row = _fake_row(f"s-{i:04d}", ("counting", "jigsaw", "grounding")[i % 3], 20)
+        row["subtype"] = ("easy", "hard", "ChannelSwap", "Mirror")[(i // 3) % 4]
+        rows.append(row)
+    write_shards(rows, tmp_path, max_shard_bytes=40 * 1000)  # many shards
+    assert len(list(tmp_path.glob("data/*/*.parquet"))) > 6
+    expected: dict[str, list[dict]] = {}  # the plain definition: scan every row in shard order
+    for row in iter_repo_rows(tmp_path):
+        bucket = expected.setdefault(row["task"], [])
+        if len(bucket) < preview.ROWS_PER_TASK and all(r["subtype"] != row["subtype"] for r in bucket):
+            bucket.append(row)
+    columns = ["id", "task", "subtype", "question", "answer", "videos", "params"]
+    want = [{c: r[c] for c in columns} for task in sorted(expected) for r in expected[task]]
+    assert preview._pick_rows(tmp_path, None) == want
+    assert len(want) == 3 * preview.ROWS_PER_TASK
