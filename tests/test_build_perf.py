@@ -151,20 +151,41 @@ def test_every_source_gets_a_mix_of_families_when_samples_cycle(tmp_path) -> Non
             assert tasks == sorted(["grounding", "counting", "jigsaw"] * per_family), (unit.source.id, tasks)
 
 
+def _probed_corpus(tmp_path) -> list:
+    """The small test corpus, probed as the build probes it."""
+    from _build_helpers import make_corpus
+    from videossr.build.sources import Source, discover, probe_source
+
+    pairs, _ = discover([make_corpus(tmp_path / "corpus")])
+    return [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+
+
+def _record_decodes(monkeypatch) -> dict[str, list[int]]:
+    """Record, per source path, every frame index the decode child is asked for."""
+    from videossr.build import frames as frames_mod
+
+    decoded: dict[str, list[int]] = {}
+    real_frames_at = frames_mod.FrameSampler.frames_at
+
+    def recording_frames_at(self, path, indices, *args, **kwargs):
+        decoded.setdefault(str(path), []).extend(int(i) for i in indices)
+        return real_frames_at(self, path, indices, *args, **kwargs)
+
+    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    return decoded
+
+
 def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_unit(
     tmp_path, monkeypatch
 ) -> None:
     """Every draw rejected at the sample's own source: the unit makes it from the job's first fallback source
     at once (no second round) and the row names that source."""
     import pyarrow.parquet as pq
-    from _build_helpers import make_corpus, small_recipe
+    from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected
 
-    corpus = make_corpus(tmp_path / "corpus")
-    pairs, _ = discover([corpus])
-    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    sources = _probed_corpus(tmp_path)
     assert len(sources) >= 3
     config = pipeline.BuildConfig(seed=5)
     units = pipeline.plan_units(small_recipe(), sources, config, tmp_path / "parts")
@@ -222,29 +243,18 @@ def test_sample_rejected_at_a_fallback_too_goes_on_to_the_next_each_frame_decode
     fallback. Every source the unit touches has each of its frames decoded at most once, however many draws
     (first tries and re-draws) use it."""
     import pyarrow.parquet as pq
-    from _build_helpers import make_corpus, small_recipe
-    from videossr.build import frames as frames_mod
+    from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected
 
-    corpus = make_corpus(tmp_path / "corpus")
-    pairs, _ = discover([corpus])
-    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    sources = _probed_corpus(tmp_path)
     units = pipeline.plan_units(small_recipe(), sources, pipeline.BuildConfig(seed=3), tmp_path / "parts")
     unit = next(u for u in units if any(j.spec.task == "jigsaw" for j in u.jobs))
     job = next(j for j in unit.jobs if j.spec.task == "jigsaw")
     assert len(job.fallbacks) >= 2
     unit = pipeline.replace(unit, jobs=(job,))
 
-    decoded: dict[str, list[int]] = {}
-    real_frames_at = frames_mod.FrameSampler.frames_at
-
-    def recording_frames_at(self, path, indices, *args, **kwargs):
-        decoded.setdefault(str(path), []).extend(int(i) for i in indices)
-        return real_frames_at(self, path, indices, *args, **kwargs)
-
-    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    decoded = _record_decodes(monkeypatch)
     real_make = pipeline.make_sample
     draws: list[int] = []
 
@@ -266,14 +276,11 @@ def test_sample_rejected_at_a_fallback_too_goes_on_to_the_next_each_frame_decode
 
 def test_sample_rejected_everywhere_is_reported_with_its_reason(tmp_path, monkeypatch) -> None:
     """When every fallback rejects too, the sample is skipped and reported (never silently dropped)."""
-    from _build_helpers import make_corpus, small_recipe
+    from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected
 
-    corpus = make_corpus(tmp_path / "corpus")
-    pairs, _ = discover([corpus])
-    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    sources = _probed_corpus(tmp_path)
     units = pipeline.plan_units(small_recipe(), sources, pipeline.BuildConfig(seed=3), tmp_path / "parts")
     unit = next(u for u in units if any(j.spec.task == "counting" for j in u.jobs))
     job = next(j for j in unit.jobs if j.spec.task == "counting")
@@ -378,7 +385,6 @@ def test_fallback_draws_are_prescreened_on_the_frames_that_decide_a_rejection(tm
     """ChannelSwap at a grey source is invisible. A fallback source that is grey too rejects the draw after
     decoding only the segment's boundary frames (not all 48); the next fallback, in colour, makes the sample."""
     from _reliability_helpers import H264, lavfi
-    from videossr.build import frames as frames_mod
     from videossr.build import pipeline
     from videossr.build.recipes import MixEntry, Recipe
     from videossr.build.sources import Source, probe_source
@@ -397,14 +403,7 @@ def test_fallback_draws_are_prescreened_on_the_frames_that_decide_a_rejection(tm
     job = pipeline.replace(unit.jobs[0], fallbacks=(sources["grey_b"], sources["colour"]))
     unit = pipeline.replace(unit, jobs=(job,))
 
-    decoded: dict[str, list[int]] = {}
-    real_frames_at = frames_mod.FrameSampler.frames_at
-
-    def recording_frames_at(self, path, indices, *args, **kwargs):
-        decoded.setdefault(str(path), []).extend(int(i) for i in indices)
-        return real_frames_at(self, path, indices, *args, **kwargs)
-
-    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    decoded = _record_decodes(monkeypatch)
     summary = pipeline.run_unit(unit)
     assert summary["moved"] == {job.sample_id: "colour"} and not summary["skipped_samples"]
     assert (
@@ -418,15 +417,11 @@ def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(tm
     """A unit leaves its decoded frames on disk; a later unit whose sample falls back to that source decodes
     nothing there, and its row is byte-identical to one made by decoding afresh."""
     import pyarrow.parquet as pq
-    from _build_helpers import make_corpus, small_recipe
-    from videossr.build import frames as frames_mod
+    from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected
 
-    corpus = make_corpus(tmp_path / "corpus")
-    pairs, _ = discover([corpus])
-    sources = [s for s in (probe_source(i, str(p), min_frames=54) for i, p in pairs) if isinstance(s, Source)]
+    sources = _probed_corpus(tmp_path)
     units = pipeline.plan_units(
         small_recipe(), sources, pipeline.BuildConfig(seed=4), tmp_path / "a" / "parts"
     )
@@ -437,14 +432,7 @@ def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(tm
     pipeline.run_unit(before)  # the unit just before: leaves its frames
     assert list((tmp_path / "a" / "frames").glob("*.npz"))
 
-    decoded: dict[str, int] = {}
-    real_frames_at = frames_mod.FrameSampler.frames_at
-
-    def recording_frames_at(self, path, indices, *args, **kwargs):
-        decoded[str(path)] = decoded.get(str(path), 0) + len(indices)
-        return real_frames_at(self, path, indices, *args, **kwargs)
-
-    monkeypatch.setattr(frames_mod.FrameSampler, "frames_at", recording_frames_at)
+    decoded = _record_decodes(monkeypatch)
     real_make = pipeline.make_sample
     own: list[int] = []
 
@@ -464,7 +452,7 @@ def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(tm
     decoded.clear()
     fresh = pipeline.replace(unit, parts_dir=str(tmp_path / "b" / "parts"))  # no frames left there
     pipeline.run_unit(fresh)
-    assert decoded.get(before.source.path, 0) > 0
+    assert decoded.get(before.source.path)
     assert pq.ParquetFile(fresh.part_path).read().to_pylist() == cached_row
 
 
