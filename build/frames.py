@@ -56,6 +56,21 @@ def fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
 # Child side
 
 
+def _open_stream(path: str) -> tuple[Any, Any]:
+    """Open ``path`` and its first video stream, decoded on one thread (the build parallelises across
+    sources, one worker per core)."""
+    import av
+
+    container = av.open(path)
+    if not container.streams.video:
+        container.close()
+        raise RuntimeError("no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "NONE"
+    stream.codec_context.thread_count = 1
+    return container, stream
+
+
 class _Video:
     """An open video in the decode child: its first video stream and a frame index in presentation order.
 
@@ -65,15 +80,7 @@ class _Video:
     """
 
     def __init__(self, path: str) -> None:
-        import av
-
-        self.container = av.open(path)
-        if not self.container.streams.video:
-            self.container.close()
-            raise RuntimeError("no video stream")
-        self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "NONE"  # one thread per worker; the build parallelises across sources
-        self.stream.codec_context.thread_count = 1
+        self.container, self.stream = _open_stream(path)
         stamps, keys = [], []
         for packet in self.container.demux(self.stream):
             if packet.size == 0:
@@ -216,13 +223,9 @@ def _probe(req: dict[str, Any]) -> dict[str, Any]:
     later turned by, so a source that cannot decode even one frame fails here."""
     import av
 
-    with av.open(req["path"]) as container:
-        if not container.streams.video:
-            raise RuntimeError("no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "NONE"
+    container, stream = _open_stream(req["path"])
+    with container:
         ctx = stream.codec_context
-        ctx.thread_count = 1
         rate = stream.average_rate or stream.base_rate
         if stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)

@@ -273,8 +273,8 @@ def _make_elsewhere(
 ) -> tuple[dict[str, Any] | None, str, str]:
     """More chances for a sample rejected on every draw at its source: its draws at each fallback source in
     turn (each decoded once for all its draws; a draw is first tried on the frames that decide a rejection
-    only, since the content that made it invisible here may be common). Returns ``(row or None, the source it was made from, last
-    rejection reason)``."""
+    only, since the content that made it invisible here may be common). Returns ``(row or None, the source
+    it was made from, last rejection reason)``."""
     partner = job.secondary.id if job.secondary else None
     for other in job.fallbacks:
         if other.id in (unit.source.id, partner):
