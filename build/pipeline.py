@@ -49,7 +49,7 @@ log = logging.getLogger("videossr.build")
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
-PIPELINE_VERSION = 8  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 9  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
