@@ -508,3 +508,32 @@ def test_encoding_the_same_frames_again_gives_the_same_bytes_every_time() -> Non
     another about once in 60 encodes of a 64x48 clip; see ``render.x264_params``)."""
     f = _frames(20)
     assert len({encode_clip(f, 48 / 53.7) for _ in range(300)}) == 1
+
+
+def test_finalize_cuts_row_groups_by_video_bytes_on_an_allocator_that_returns_memory(
+    tmp_path, monkeypatch
+) -> None:
+    """The driver's memory stays flat as datasets grow: row groups are cut at ``ROW_GROUP_BYTES`` of video and
+    rows are written on the system allocator (mimalloc kept the pages it freed), which is put back after."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from videossr.build import preview, repo
+
+    monkeypatch.setattr(repo, "ROW_GROUP_BYTES", 10_000)
+    monkeypatch.setattr(preview, "write_preview", lambda out_dir, rows=None: False)  # fake clips
+    rows = [_fake_row(f"s-{i:04d}", "counting", 300) for i in range(40)]  # 1.8 KB of video per row
+    pools: list[str] = []
+
+    def stream():
+        for row in rows:
+            pools.append(pa.default_memory_pool().backend_name)
+            yield row
+
+    before = pa.default_memory_pool().backend_name
+    repo.finalize_repo(stream(), tmp_path, dataset_name="t", manifest={})
+    assert set(pools) == {"system"} and pa.default_memory_pool().backend_name == before
+    (shard,) = tmp_path.glob("data/*/*.parquet")
+    meta = pq.ParquetFile(shard).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    assert sum(sizes) == 40 and max(sizes) == 10_000 // 1800 + 1 and len(sizes) == 7
+    assert [r["id"] for r in repo.iter_repo_rows(tmp_path)] == [r["id"] for r in rows]
