@@ -99,8 +99,8 @@ def _rate(text: str | None) -> float:
 
 
 def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeResult:
-    """Probe the first video stream of ``path`` with the system's ffprobe: how published clips are checked,
-    by a reader independent of the encoder (sources are probed by their decoder, see ``sources``)."""
+    """Probe the first video stream of ``path`` with the system's ffprobe (an independent reader for checks
+    and tests; sources and published clips are probed by the build's decoder, see ``frames.FrameSampler``)."""
     cmd = [
         ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-show_entries",
         "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,pix_fmt"
@@ -279,7 +279,7 @@ def _parse_ppm_stream(data: bytes) -> np.ndarray:
 
 def decode_clips(datas: list[bytes], timeout: float = 300) -> list[np.ndarray]:
     """Decode every frame of several mp4s (bytes) to uint8 RGB ``(n, H, W, 3)`` in one ffmpeg process
-    (no probe: each frame carries its size). For the preview sheet; checks use :func:`decode_all_frames`."""
+    (no probe: each frame carries its size). For the preview sheet."""
     if not datas:
         return []
     with tempfile.TemporaryDirectory(prefix="videossr-dec-") as tmp:

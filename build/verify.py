@@ -12,10 +12,11 @@ What is checked (each problem names the row id / shard / file and what is wrong)
 * **schema** - every shard's columns and Arrow types equal :func:`videossr.build.schema.features` (with the
   ``huggingface`` metadata that makes ``videos`` a list of ``Video``); unreadable shards.
 * **clips** - ``len(videos) == len(fps) == len(num_frames) == len(frame_times)``; every ``frame_times`` list
-  has ``num_frames`` entries; every clip decodes with ffmpeg (:func:`decode_with_probe`: the calls of
-  :func:`videossr.build.render.decode_all_frames`, no torch needed) to exactly ``num_frames`` frames, as H.264
-  yuv420p without rotation, and its container rate equals ``fps`` (relative tolerance 1e-4); counting clips
-  have the params ``frame_size``.
+  has ``num_frames`` entries; every clip decodes with the system's ffmpeg (the FFmpeg ``datasets``/torchcodec
+  decode with; no torch needed; 16 clips per ffmpeg process, a clip that stops one is found and reported
+  alone) to exactly ``num_frames`` frames of its stream's size; its stream, as the build's guarded decoder
+  reads it (ffprobe's conventions), is H.264 yuv420p without rotation at a container rate equal to ``fps``
+  (relative tolerance 1e-4); counting clips have the params ``frame_size``.
 * **answers** - ``params`` is a JSON object with the keys its task needs; the answer parses with the task's
   strict parser and equals the answer re-derived from ``params`` (grounding interval, counting counts, jigsaw
   order); subtype/difficulty/clip counts/fps agree with ``params``; ``frame_times`` are the planned source
@@ -57,6 +58,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -64,10 +66,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from videossr.build.render import ProbeResult, probe, run_ffmpeg
+from videossr.build.frames import DecodeError, FrameSampler
+from videossr.build.render import FFmpegError, run_ffmpeg
 from videossr.build.schema import COLUMNS, clip_filename
 from videossr.tasks import counting, grounding, jigsaw
 from videossr.tasks.parsing import parse_counts, parse_interval, parse_permutation
@@ -88,6 +90,7 @@ TEXT_COLUMNS = ("id", "task", "subtype", "difficulty", "system", "question", "an
 FPS_REL_TOL = 1e-4  # ffmpeg stores the rate as a rational (limit_denominator(1e6)): far below this
 TIME_ABS_TOL = 1e-6
 BATCH_ROWS = 64
+DECODE_TIMEOUT = 60.0  # seconds per clip
 SHARD_NAME = re.compile(r"^train-(?P<fp>[0-9a-f]+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.parquet$")
 LEFTOVER = re.compile(r"^(\.staging-|\.old-data-|\..*\.tmp-)")  # the writer's work names (repo.py)
 
@@ -766,29 +769,31 @@ def _bad_source_id(source: object) -> str | None:
 # Decoding
 
 
-def decode_with_probe(data: bytes, timeout: float = 120) -> tuple[np.ndarray, ProbeResult]:
-    """Every frame of an mp4 (bytes) as uint8 RGB ``(n, H, W, 3)``, and its ffprobe facts.
+DECODE_BATCH = 16  # clips per ffmpeg process: its start-up (~40 ms) was most of the time a clip took
 
-    The same ffprobe + ffmpeg calls as :func:`videossr.build.render.decode_all_frames` (ffmpeg only, no
-    torch; one decoder thread, as verify runs many in parallel), which does not return the probe: the
-    container fps is needed too, and probing twice is slow.
-    """
-    with tempfile.TemporaryDirectory(prefix="videossr-verify-") as tmp:
-        src = Path(tmp) / "clip.mp4"
-        src.write_bytes(data)
-        info = probe(src)
-        args = ["-threads", "1", "-i", str(src), "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough"]  # fmt: skip
-        raw = run_ffmpeg(
-            [*args, "pipe:1"],
-            timeout=timeout,
-            what="decoding a clip",
-        )
-    frame_bytes = info.height * info.width * 3
-    if frame_bytes <= 0 or len(raw) % frame_bytes:
-        raise ValueError(
-            f"ffmpeg gave {len(raw)} bytes, not a whole number of {info.width}x{info.height} frames"
-        )
-    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, info.height, info.width, 3), info
+
+def decoded_frame_sizes(paths: list[Path], timeout: float) -> list[list[int]]:
+    """Decode every clip in ``paths`` with the system's ffmpeg, one process for them all (one decoder thread
+    each), and return per clip the byte size of each decoded frame (ffmpeg's ``framecrc``, no conversion)."""
+    args: list[str] = []
+    for path in paths:
+        args += ["-threads", "1", "-i", str(path)]
+    for k, path in enumerate(paths):
+        args += [
+            "-map",
+            f"{k}:v:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "framecrc",
+            str(path.with_suffix(".crc")),
+        ]
+    run_ffmpeg(args, timeout=timeout, what=f"decoding {len(paths)} clips")
+    return [
+        [int(line.split(",")[4]) for line in path.with_suffix(".crc").read_text().splitlines()
+         if line.strip() and not line.startswith("#")]
+        for path in paths
+    ]  # fmt: skip
 
 
 @dataclass
@@ -801,27 +806,61 @@ class _ClipJob:
     frame_size: tuple[int, int] | None  # counting: the params frame size (w, h)
 
 
-def _decode_job(job: _ClipJob) -> tuple[_ClipJob, list[str], int]:
-    """Decode one clip; return the problems (messages) and the number of frames decoded."""
+def _clip_problems(job: _ClipJob, facts: dict[str, Any], sizes: list[int]) -> list[str]:
+    """What is wrong with one clip, from its stream facts and the sizes of its decoded frames."""
     problems: list[str] = []
-    try:
-        frames, info = decode_with_probe(job.data)
-    except Exception as exc:  # FFmpegError, a size mismatch...
-        return job, [f"clip {job.index} does not decode: {exc}"], 0
-    n = int(frames.shape[0])
+    n = len(sizes)
     if job.num_frames is not None and n != job.num_frames:
         problems.append(f"clip {job.index} decodes to {n} frames, the row says {job.num_frames}")
-    if job.fps is not None and not _close(info.fps, job.fps):
-        problems.append(f"clip {job.index} is encoded at {info.fps:.6g} fps, the row says {job.fps:.6g}")
-    if info.codec != "h264" or info.pix_fmt != "yuv420p":
-        problems.append(f"clip {job.index} is {info.codec}/{info.pix_fmt}, expected h264/yuv420p")
-    if info.rotation:
-        problems.append(f"clip {job.index} carries rotation metadata ({info.rotation} degrees)")
-    if job.frame_size is not None and (info.width, info.height) != tuple(job.frame_size):
+    if job.fps is not None and not _close(facts["fps"], job.fps):
+        problems.append(f"clip {job.index} is encoded at {facts['fps']:.6g} fps, the row says {job.fps:.6g}")
+    if facts["codec"] != "h264" or facts["pix_fmt"] != "yuv420p":
+        problems.append(f"clip {job.index} is {facts['codec']}/{facts['pix_fmt']}, expected h264/yuv420p")
+    elif any(size != facts["width"] * facts["height"] * 3 // 2 for size in sizes):
         problems.append(
-            f"clip {job.index} is {info.width}x{info.height}, params frame_size is {job.frame_size[0]}x{job.frame_size[1]}"
+            f"clip {job.index} has frames of another size than its stream's {facts['width']}x{facts['height']}"
         )
-    return job, problems, n
+    if facts["rotation"]:
+        problems.append(f"clip {job.index} carries rotation metadata ({facts['rotation']} degrees)")
+    if job.frame_size is not None and (facts["width"], facts["height"]) != tuple(job.frame_size):
+        problems.append(
+            f"clip {job.index} is {facts['width']}x{facts['height']}, params frame_size is {job.frame_size[0]}x{job.frame_size[1]}"
+        )
+    return problems
+
+
+def _decode_batch(jobs: list[_ClipJob], sampler: FrameSampler) -> list[tuple[_ClipJob, list[str], int]]:
+    """Check a batch of clips: each clip's stream facts (codec, pixel format, fps, size, rotation) as the
+    build's guarded decoder reads them (ffprobe's conventions), and every frame decoded by the system's ffmpeg,
+    the FFmpeg ``datasets``/torchcodec use, in one process for the batch. Returns per clip its problems and
+    the number of frames decoded."""
+    out: dict[int, tuple[list[str], int]] = {}
+    with tempfile.TemporaryDirectory(prefix="videossr-verify-") as tmp:
+        paths, facts = {}, {}
+        for k, job in enumerate(jobs):
+            paths[k] = Path(tmp) / f"clip{k}.mp4"
+            paths[k].write_bytes(job.data)
+            try:
+                facts[k] = sampler.probe(str(paths[k]), timeout=DECODE_TIMEOUT)
+            except DecodeError as exc:
+                out[k] = ([f"clip {job.index} does not decode: {exc}"], 0)
+        todo = sorted(facts)
+        sizes: dict[int, list[int] | Exception] = {}
+        try:
+            sizes.update(zip(todo, decoded_frame_sizes([paths[k] for k in todo], DECODE_TIMEOUT * len(todo))))
+        except (FFmpegError, OSError, ValueError, IndexError):
+            for k in todo:  # a clip that stops ffmpeg stops the batch: find it
+                try:
+                    sizes[k] = decoded_frame_sizes([paths[k]], DECODE_TIMEOUT)[0]
+                except (FFmpegError, OSError, ValueError, IndexError) as exc:
+                    sizes[k] = exc
+    for k in todo:
+        got = sizes[k]
+        if isinstance(got, Exception):
+            out[k] = ([f"clip {jobs[k].index} does not decode: {got}"], 0)
+        else:
+            out[k] = (_clip_problems(jobs[k], facts[k], got), len(got))
+    return [(job, *out[k]) for k, job in enumerate(jobs)]
 
 
 def _clip_jobs(row: dict, where: str) -> Iterator[_ClipJob]:
@@ -848,7 +887,8 @@ def _clip_jobs(row: dict, where: str) -> Iterator[_ClipJob]:
 
 
 class _Decoder:
-    """Decodes clips in a thread pool (each decode is an ffmpeg subprocess) with bounded memory."""
+    """Checks clips in batches on a thread pool (each thread with its own guarded decoder child; each batch
+    decoded by one ffmpeg subprocess) with bounded memory."""
 
     def __init__(self, report: VerifyReport, workers: int, total: int, progress: bool) -> None:
         try:
@@ -861,31 +901,51 @@ class _Decoder:
 
         self.report = report
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
-        self.limit = 4 * max(1, workers)
+        self.limit = 2 * max(1, workers)  # batches in flight
+        self.batch: list[_ClipJob] = []
         self.pending: list[Future] = []
+        self.samplers: list[FrameSampler] = []
+        self.local = threading.local()
         self.bar = tqdm(
             total=total, desc="verify: decoding clips", unit="clip", disable=not progress, leave=False
         )
 
+    def _run(self, jobs: list[_ClipJob]) -> list[tuple[_ClipJob, list[str], int]]:
+        sampler = getattr(self.local, "sampler", None)
+        if sampler is None:
+            sampler = self.local.sampler = FrameSampler(DECODE_TIMEOUT)
+            self.samplers.append(sampler)
+        return _decode_batch(jobs, sampler)
+
     def submit(self, job: _ClipJob) -> None:
-        self.pending.append(self.pool.submit(_decode_job, job))
+        self.batch.append(job)
+        if len(self.batch) >= DECODE_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.batch:
+            self.pending.append(self.pool.submit(self._run, self.batch))
+            self.batch = []
         if len(self.pending) >= self.limit:
             self._drain(self.limit // 2)
 
     def _drain(self, keep: int) -> None:
         while len(self.pending) > keep:
-            job, problems, n = self.pending.pop(0).result()
-            self.report.count("clips_decoded")
-            self.report.count("frames_decoded", n)
-            for p in problems:
-                self.report.add("decode", job.where, p)
-            self.bar.update(1)
+            for job, problems, n in self.pending.pop(0).result():
+                self.report.count("clips_decoded")
+                self.report.count("frames_decoded", n)
+                for p in problems:
+                    self.report.add("decode", job.where, p)
+                self.bar.update(1)
 
     def close(self) -> None:
         try:
+            self._flush()
             self._drain(0)
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
+            for sampler in self.samplers:
+                sampler.close()
             self.bar.close()
 
 

@@ -82,6 +82,64 @@ def test_clip_encoded_at_the_wrong_fps(broken: Path) -> None:
     assert len(found) == 1 and "fps" in found[0] and rid in found[0], found
 
 
+def test_clips_decoded_in_batches_are_each_reported(broken: Path, monkeypatch) -> None:
+    """Clips are decoded many to an ffmpeg process. A clip that stops that process (here: one ffmpeg refuses)
+    is found and reported alone; a cut clip and an unreadable one are reported as such; every other clip is
+    still decoded and counted."""
+    from videossr.build import verify
+    from videossr.build.repo import iter_repo_rows
+
+    rows = list(iter_repo_rows(broken))
+    rid_garbage, rid_cut, rid_refused = [r["id"] for r in rows if r["task"] == "grounding"][:3]
+    refused = next(r for r in rows if r["id"] == rid_refused)["videos"][0]["bytes"]
+
+    def spoil(row: dict) -> None:
+        data = row["videos"][0]["bytes"]
+        row["videos"][0]["bytes"] = b"not a video" * 100 if row["id"] == rid_garbage else data[:3000]
+
+    edit_rows(broken, spoil, lambda r: r["id"] in (rid_garbage, rid_cut))
+    real_ffmpeg = verify.run_ffmpeg
+
+    def ffmpeg_refusing_one_clip(args: list[str], **kw) -> bytes:
+        inputs = [args[i + 1] for i, a in enumerate(args) if a == "-i"]
+        if any(Path(f).read_bytes() == refused for f in inputs):
+            raise verify.FFmpegError("ffmpeg failed decoding clips: Invalid data found when processing input")
+        return real_ffmpeg(args, **kw)
+
+    monkeypatch.setattr(verify, "run_ffmpeg", ffmpeg_refusing_one_clip)
+    report = _verify(broken, decode=True)
+    found = _only(report, "decode")
+    assert len(found) == 3, found
+    by_id = {rid: [f for f in found if f"row {rid} " in f] for rid in (rid_garbage, rid_cut, rid_refused)}
+    assert "clip 0 does not decode" in by_id[rid_garbage][0]
+    assert "the row says 48" in by_id[rid_cut][0]
+    assert "clip 0 does not decode: ffmpeg failed" in by_id[rid_refused][0]
+    assert report.checked["clips_decoded"] == sum(len(r["videos"]) for r in rows)
+    frames_cut = int(by_id[rid_cut][0].split("decodes to ")[1].split()[0])
+    assert report.checked["frames_decoded"] == sum(sum(r["num_frames"]) for r in rows) - 2 * 48 - (
+        48 - frames_cut
+    )
+
+
+def test_clip_in_another_pixel_format(broken: Path) -> None:
+    from videossr.build.render import run_ffmpeg
+
+    rid = first_id(broken, "grounding")
+
+    def re_encode(row: dict) -> None:
+        frames = decode_all_frames(row["videos"][0]["bytes"])
+        _, h, w, _ = frames.shape
+        row["videos"][0]["bytes"] = run_ffmpeg(
+            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{row['fps'][0]}", "-i", "pipe:0",
+             "-c:v", "libx264", "-pix_fmt", "yuv444p", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "pipe:1"],
+            input_bytes=frames.tobytes(),
+        )  # fmt: skip
+
+    edit_rows(broken, re_encode, lambda r: r["id"] == rid)
+    found = _only(_verify(broken, decode=True), "decode")
+    assert len(found) == 1 and rid in found[0] and "h264/yuv444p, expected h264/yuv420p" in found[0], found
+
+
 @pytest.mark.parametrize(
     ("task", "answer", "expected"),
     [
