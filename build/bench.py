@@ -15,6 +15,8 @@ One run, on one cached corpus and one worker count:
    ``(T, 3, H, W)`` tensors with torchcodec (the decoder ``datasets.Video`` and ``train/`` use), in
    ``--workers`` processes; rows/s counts from when the processes are up (their one-time torch import
    is left out).
+   **Verify** - ``build/verify.py`` on the built repo in a fresh process, as ``build/run.py`` runs it after
+   the build (every clip decoded, every answer re-derived, ``load_dataset``).
 4. **Frame-folder baseline** (the paper's released layout, re-implemented here): decord decodes 48 frames per
    source at native resolution and writes them as JPEG files (quality 95); each grounding sample perturbs its
    segment's JPEGs with PIL and writes them as new JPEGs, each counting sample draws shapes on a few frames
@@ -467,6 +469,20 @@ def run_load(repo: Path, workers: int, rows_per_task: int = 4) -> dict[str, floa
     return {"wall": wall, "rows": rows, "cpu_per_row": cpu / rows, "rows_per_s": rows / wall}
 
 
+def run_verify(repo: Path, workers: int) -> dict[str, float]:
+    """``build/verify.py`` on the built repo, in a fresh process, as ``build/run.py`` runs it after a build
+    (every clip decoded, every answer re-derived, ``load_dataset``): the rest of the main job's time."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent / "verify.py"), str(repo), "--workers", str(workers)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"verify failed on the bench repo:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return {"wall": wall}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 4. Frame-folder baseline (the paper's layout, re-implemented; see the module docstring)
 
@@ -711,7 +727,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
                   f"GOP {args.gop_seconds:g} s")  # fmt: skip
     print(f"[bench] corpus: {corpus}; {w} workers; {args.repeats} repeats", flush=True)
     plans = floor_plans(sources, 1, args.seed)
-    floors, builds, singles, loads, folders, refs = [], [], [], [], [], []
+    floors, builds, singles, loads, verifies, folders, refs = [], [], [], [], [], [], []
     big = None
     for r in range(args.repeats):
         floors.append(run_floor(plans, w))
@@ -722,6 +738,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         )
         loads.append(run_load(work / "out" / "bench", w))
         print(f"[bench] run {r + 1}: load {loads[-1]['rows_per_s']:.1f} rows/s", flush=True)
+        verifies.append(run_verify(work / "out" / "bench", w))
+        print(f"[bench] run {r + 1}: verify {verifies[-1]['wall']:.2f} s", flush=True)
         if not args.no_scaling:
             # With one worker the build above is already the 1-worker build.
             singles.append(builds[-1] if w == 1 else run_build(args, sources, work / "out1", 1, 1))
@@ -768,6 +786,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "worker_peak_bytes": b0.get("worker_peak", float("nan")),
         "load_rows_per_s": _median(loads, "rows_per_s"),
         "load_cpu_per_row_s": _median(loads, "cpu_per_row"),
+        "verify_s": _median(verifies, "wall"),
         "load_avg_1min": os.getloadavg()[0],
     }
     if singles:
@@ -848,6 +867,8 @@ def report(f: dict[str, Any]) -> None:
          f"target >= 50: {ok(f['load_rows_per_s'] >= 50)}")  # fmt: skip
     line("  load CPU per row", f"{f['load_cpu_per_row_s'] * 1e3:.1f} ms",
          f"= {f['workers'] / f['load_cpu_per_row_s']:.0f} rows/s on {f['workers']} idle cores")  # fmt: skip
+    line("verify (build/run.py runs it after the build)", f"{f['verify_s']:.2f} s",
+         f"build + verify {f['build_s'] + f['verify_s']:.2f} s: the main job")  # fmt: skip
     if "speedup" in f:
         line("build with 1 worker", f"{f['build_1_worker_s']:.2f} s")
         line(f"speed-up, {f['workers']} workers vs 1", f"{f['speedup']:.2f} x",

@@ -28,6 +28,7 @@ FIGURES = (
     "speed-up, 1 workers vs 1",
     "frame-folder baseline",
     "frame-folder bytes per sample",
+    "verify (build/run.py runs it after the build)",
 )
 
 
@@ -46,7 +47,7 @@ def test_bench_smoke_prints_every_figure(tmp_path: Path) -> None:
     assert figures["samples"] == 3 and figures["samples_4x"] == 12
     for key in ("build_s", "floor_s", "build_over_floor", "shard_bytes_per_sample", "repo_bytes_per_sample",
                 "median_sample_video_bytes", "driver_peak_bytes", "worker_peak_bytes", "load_rows_per_s",
-                "speedup", "frame_folder_s", "storage_vs_frame_folder"):  # fmt: skip
+                "speedup", "frame_folder_s", "storage_vs_frame_folder", "verify_s"):  # fmt: skip
         assert figures[key] > 0, key
 
 
