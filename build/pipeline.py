@@ -641,6 +641,7 @@ class _Client:
 
         logging.getLogger("distributed").setLevel(logging.ERROR)
         self.cluster = None
+        self.closed = False
         if config.scheduler:
             self.client = Client(config.scheduler)
         else:
@@ -656,9 +657,29 @@ class _Client:
             self.client = Client(self.cluster)
 
     def close(self) -> None:
+        """Close the client and our cluster (once; later calls do nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _finalize_dataset(job: tuple, max_shard_bytes: int) -> DatasetResult:
+    """Driver side: one dataset's rows from its parts into the Hub-layout folder (shards, card, preview)."""
+    recipe, out, parts, ids, manifest, skipped_samples, used = job
+    summary = finalize_repo(_iter_rows(parts, ids), out, dataset_name=recipe.name, manifest=manifest,
+                            max_shard_bytes=max_shard_bytes)  # fmt: skip
+    return DatasetResult(
+        name=recipe.name,
+        out_dir=out,
+        requested=recipe.total,
+        built=summary.num_rows,
+        skipped_samples=skipped_samples,
+        sources=used,
+        fingerprint=summary.fingerprint,
+    )
 
 
 def build(
@@ -677,6 +698,12 @@ def build(
     say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
     min_frames = max(r.num_frames for r in recipes) + 6  # the 5-95 % window must hold the frames
     client = _Client(config)
+    # A dataset's shards, card and preview are written by the driver in this thread while the workers run the
+    # next dataset's units; the cluster is closed as soon as the last units are done.
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    finalizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-finalize")
+    finalizing: list[Future] = []
     try:
         # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
         n_workers = max(1, len(client.client.scheduler_info().get("workers", {})))
@@ -697,7 +724,6 @@ def build(
         say(f"[build] {len(sources)} usable sources, {len(skipped)} skipped")
         assignment = split_sources(sources, recipes)
 
-        results: list[DatasetResult] = []
         for recipe in recipes:
             out = Path(config.out_dir) / recipe.name
             parts_dir = out / ".work" / "parts"
@@ -773,21 +799,13 @@ def build(
             shutil.rmtree(frames_dir, ignore_errors=True)
             parts = sorted({u.part_path for u in units})
             say(f"[build] {recipe.name}: writing {len(ids)} rows to {out.name}/")
-            summary = finalize_repo(_iter_rows(parts, ids), out, dataset_name=recipe.name, manifest=manifest,
-                                    max_shard_bytes=config.max_shard_bytes)  # fmt: skip
-            results.append(
-                DatasetResult(
-                    name=recipe.name,
-                    out_dir=out,
-                    requested=recipe.total,
-                    built=summary.num_rows,
-                    skipped_samples=skipped_samples,
-                    sources=used,
-                    fingerprint=summary.fingerprint,
-                )
-            )
+            job = (recipe, out, parts, ids, manifest, skipped_samples, used)
+            finalizing.append(finalizer.submit(_finalize_dataset, job, config.max_shard_bytes))
+        client.close()
+        results = [f.result() for f in finalizing]
     finally:
         client.close()
+        finalizer.shutdown(wait=True, cancel_futures=True)
     return BuildResult(
         datasets=results,
         skipped_sources=sorted(set(skipped), key=lambda s: (s.source, s.reason)),

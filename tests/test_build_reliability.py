@@ -301,3 +301,31 @@ def test_cli_reports_disk_full_in_one_clear_line(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert "no space left on device" in err and "re-run the same command" in err
     assert "Traceback" not in err
+
+
+def test_error_writing_a_dataset_while_the_next_ones_units_run_stops_the_build(tmp_path, monkeypatch):
+    """A dataset is written (shards, card, preview) in a driver thread while the workers run the next
+    dataset's units: an error there still stops the build with that error, and the results keep recipe order."""
+    from videossr.build import pipeline
+
+    corpus = _mini_corpus(tmp_path / "corpus")
+    recipes = [small_recipe("one").scaled(2), small_recipe("two").scaled(2)]
+    cfg = BuildConfig(out_dir=tmp_path / "ok", seed=3, workers=1, progress=False)
+    result = build(recipes, [corpus], cfg, on_progress=lambda m: None)
+    assert [d.name for d in result.datasets] == ["one", "two"] and [d.built for d in result.datasets] == [
+        2,
+        2,
+    ]
+    real_finalize = pipeline.finalize_repo
+
+    def full_disk_for_one(rows, out_dir, **kw):
+        if kw["dataset_name"] == "one":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_finalize(rows, out_dir, **kw)
+
+    monkeypatch.setattr(pipeline, "finalize_repo", full_disk_for_one)
+    cfg = BuildConfig(out_dir=tmp_path / "full", seed=3, workers=1, progress=False)
+    with pytest.raises(OSError) as info:
+        build(recipes, [corpus], cfg, on_progress=lambda m: None)
+    assert info.value.errno == errno.ENOSPC
+    assert not (tmp_path / "full" / "one" / "data").exists()
