@@ -49,7 +49,7 @@ log = logging.getLogger("videossr.build")
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
-PIPELINE_VERSION = 9  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 10  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -300,6 +300,11 @@ def _make_elsewhere(
     return None, "", reason
 
 
+def _content_key(row: dict[str, Any]) -> tuple:
+    """What makes two rows the same sample to a model: the question, the answer and every clip's bytes."""
+    return (row["question"], row["answer"], *(hashlib.sha256(v["bytes"]).digest() for v in row["videos"]))
+
+
 def run_unit(unit: Unit) -> dict[str, Any]:
     """Worker side: decode the source once for all its samples, make and render them, write the part."""
     if unit.marker_path.exists() and unit.part_path.exists():
@@ -336,22 +341,29 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             store.fetch(np.concatenate([_frame_indices(plan.times, info) for _, plan, _, _ in planned]))
         # 3. Make the samples; a draw rejected only now (e.g. an invisible perturbation) is re-drawn with
         #    the next attempts' seeds, decoding just the frames they add.
-        for job, plan, secondary, attempt in planned:
-            try:
-                sample = store.sample(plan, secondary)
-            except SampleRejected as exc:
-                sample, reason = None, str(exc)
-                for retry in range(attempt + 1, MAX_ATTEMPTS):
-                    try:
-                        sample = store.sample(*_draw(job, unit, info, sampler, retry))
-                        break
-                    except SampleRejected as exc2:
-                        reason = str(exc2)
-                if sample is None:
-                    rejected.append((job, reason))
-                    continue
-            # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
-            rows.append(render_row(job.sample_id, src.id, sample, crf=unit.crf, preset=unit.preset))
+        #    A draw that gives the same row as an earlier sample of this source (the same frames and answer: a
+        #    source gives more samples than one when the recipe asks for more samples than there are sources)
+        #    is rejected too, so no row is published twice.
+        made: set[tuple] = set()
+        for job, plan, secondary, first in planned:
+            row, reason = None, ""
+            for attempt in range(first, MAX_ATTEMPTS):
+                try:
+                    if attempt > first:
+                        plan, secondary = _draw(job, unit, info, sampler, attempt)
+                    # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
+                    row = render_row(job.sample_id, src.id, store.sample(plan, secondary), crf=unit.crf,
+                                     preset=unit.preset)  # fmt: skip
+                    if _content_key(row) in made:
+                        raise SampleRejected("the same frames and answer as another sample of this source")
+                    break
+                except SampleRejected as exc:
+                    row, reason = None, str(exc)
+            if row is None:
+                rejected.append((job, reason))
+                continue
+            made.add(_content_key(row))
+            rows.append(row)
         # 4. Samples no draw here could give: more chances at other sources of the same dataset.
         with contextlib.suppress(OSError):
             store.remember(unit.frames_path(src, info))

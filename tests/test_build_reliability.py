@@ -329,3 +329,28 @@ def test_error_writing_a_dataset_while_the_next_ones_units_run_stops_the_build(t
         build(recipes, [corpus], cfg, on_progress=lambda m: None)
     assert info.value.errno == errno.ENOSPC
     assert not (tmp_path / "full" / "one" / "data").exists()
+
+
+def test_a_draw_that_repeats_an_earlier_sample_of_its_source_is_drawn_again(tmp_path, monkeypatch):
+    """A source gives several samples when the recipe asks for more than there are sources; a draw that gives
+    the same frames and answer as an earlier sample of the source is rejected and drawn again (here every
+    sample's n-th draw is the same draw, so without that all three rows would be one sample)."""
+    from videossr.build import pipeline
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.tasks import TaskSpec
+
+    corpus = _mini_corpus(tmp_path / "corpus")
+    (sid, path), *_ = discover([corpus])[0]
+    source = probe_source(sid, str(path), min_frames=54)
+    recipe = Recipe("dup", (MixEntry(TaskSpec("jigsaw", "easy"), 3),), max_pixels=64 * 64)
+    monkeypatch.setattr(
+        pipeline, "sample_rng", lambda seed, dataset, index, attempt: np.random.default_rng(attempt)
+    )
+    (unit,) = pipeline.plan_units(recipe, [source], BuildConfig(seed=0), tmp_path / "parts")
+    summary = pipeline.run_unit(unit)
+    assert len(summary["rows"]) == 3 and not summary["skipped_samples"]
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(unit.part_path).to_pylist()
+    assert len({pipeline._content_key(r) for r in rows}) == 3
+    assert len({r["answer"] for r in rows}) == 3  # the same clips (the source's 48 frames), shown in 3 orders
