@@ -498,7 +498,7 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
     sources) and group them into per-source units. Samples are dealt to sources mix entry by mix entry with
     one running cursor, so every source gets an even share of every entry (dealing them in the recipe's
     interleaved order gave each source one family thrice when the source count was a multiple of the mix's
-    period: 24 sources, 3 families)."""
+    period: 24 sources, 3 families). Units are returned in the order they run: largest first."""
     if not sources or recipe.total == 0:
         return []
     order = sorted(sources, key=lambda s: _stable_int(f"{config.seed}:{recipe.name}:{s.id}"))
@@ -516,7 +516,13 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
         sample_id = f"{spec.task}-{spec.subtype}-{index:06d}"
         by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary))
     lookup = {s.id: s for s in sources}
-    run_order = [lookup[sid] for sid in sorted(by_source)]  # units run in this order
+    # Units run largest first (then in source-id order), so that no large unit is left running alone at the
+    # end while the other workers idle (a few 1080p sources among 720p ones took a 2-worker build from 1.9 x
+    # to 1.5 x one worker's speed).
+    run_order = sorted(
+        (lookup[sid] for sid in by_source),
+        key=lambda s: (-_unit_cost(s, len(by_source[s.id]), recipe.max_pixels), s.id),
+    )
     for position, src in enumerate(run_order):
         by_source[src.id] = [
             replace(
@@ -536,8 +542,15 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
             decode_timeout=config.decode_timeout,
             parts_dir=str(parts_dir),
         )
-        for sid, jobs in sorted(by_source.items())
+        for sid, jobs in ((src.id, by_source[src.id]) for src in run_order)
     ]
+
+
+def _unit_cost(source: Source, num_samples: int, max_pixels: int) -> int:
+    """A unit's relative cost: decoding its source (about once, whatever the samples; by source pixels) and
+    encoding its samples (by sample pixels); on this machine the two cost about as much per pixel."""
+    w, h = fit_size(source.width, source.height, max_pixels)
+    return source.width * source.height + num_samples * w * h
 
 
 def _run_units(
@@ -565,7 +578,10 @@ def _run_units(
 
     for summary in list(summaries):
         count(summary)
-    for fut in as_completed(client.map(run_unit, todo, pure=False, retries=retries)):
+    # Submitted with falling priority: the scheduler hands units out in plan order (largest first).
+    futures = [client.submit(run_unit, u, pure=False, retries=retries, priority=len(todo) - k)
+               for k, u in enumerate(todo)]  # fmt: skip
+    for fut in as_completed(futures):
         summaries.append(fut.result())
         count(summaries[-1])
         fut.release()

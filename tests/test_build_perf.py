@@ -223,7 +223,8 @@ def test_fallbacks_are_the_units_just_before_nearest_first_without_own_and_partn
     assert [s.id for s in _fallbacks(sources, 1, {"s1", "s6"})] == ["s0", "s5", "s4", "s3"][
         : pipeline.FALLBACKS
     ]
-    # In a plan: units run in source-id order; each job's fallbacks are the sources of the units before it.
+    # In a plan: units run largest first, here (equal sizes and sample counts) in source-id order; each job's
+    # fallbacks are the sources of the units before it.
     recipe = Recipe(
         "r", (MixEntry(TaskSpec("grounding", "Swap"), 7), MixEntry(TaskSpec("counting", "easy"), 7))
     )
@@ -537,3 +538,38 @@ def test_finalize_cuts_row_groups_by_video_bytes_on_an_allocator_that_returns_me
     sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     assert sum(sizes) == 40 and max(sizes) == 10_000 // 1800 + 1 and len(sizes) == 7
     assert [r["id"] for r in repo.iter_repo_rows(tmp_path)] == [r["id"] for r in rows]
+
+
+def test_units_run_largest_first_so_no_large_unit_runs_alone_at_the_end(tmp_path, monkeypatch) -> None:
+    """Units are planned largest first (source pixels to decode, sample pixels to encode), ties in source-id
+    order, and the cluster hands them out in that order."""
+    from _build_helpers import small_recipe
+    from videossr.build import pipeline
+    from videossr.build.sources import discover, probe_source
+    from videossr.build.synthetic import make_synthetic_video
+
+    for name, (w, h) in {"a": (64, 48), "b": (192, 144), "c": (128, 96), "d": (192, 144)}.items():
+        make_synthetic_video(
+            tmp_path / "corpus" / f"{name}.mp4", "testsrc2", width=w, height=h, fps=24, duration=6
+        )
+    sources = [
+        probe_source(sid, str(path), min_frames=54) for sid, path in discover([tmp_path / "corpus"])[0]
+    ]
+    recipe = small_recipe("order", max_pixels=64 * 48).scaled(8)
+    config = pipeline.BuildConfig(out_dir=tmp_path / "out", seed=0, workers=1, progress=False)
+    units = pipeline.plan_units(recipe, sources, config, tmp_path / "out" / "order" / ".work" / "parts")
+    assert [u.source.id for u in units] == ["b", "d", "c", "a"]
+    ran = tmp_path / "ran.txt"  # a file: the task may be a pickled copy of this function
+
+    def fake_unit(unit):
+        with open(ran, "a") as f:
+            f.write(unit.source.id + "\n")
+        return {"rows": [], "skipped_samples": []}
+
+    from distributed import Client
+    from tqdm import tqdm
+
+    monkeypatch.setattr(pipeline, "run_unit", fake_unit)
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        pipeline._run_units(client, units, tqdm(disable=True), retries=0)
+    assert ran.read_text().split() == ["b", "d", "c", "a"]
