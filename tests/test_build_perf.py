@@ -212,28 +212,38 @@ def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_uni
     assert row["source"] == job.fallbacks[0].id
 
 
-def test_fallbacks_are_the_units_just_before_nearest_first_without_own_and_partner(tmp_path) -> None:
+def test_fallbacks_are_finished_units_first_then_nearer_ones_then_later_ones_without_own_and_partner(
+    tmp_path, monkeypatch
+) -> None:
+    """Fallbacks are tried on units ``FALLBACK_DISTANCE`` and more places back first (done by the time this
+    one runs, with up to that many workers), then the nearer ones, farthest first (maybe still running), then
+    units that run later; never the sample's own source or its Swap partner."""
     from videossr.build import pipeline
     from videossr.build.pipeline import _fallbacks
     from videossr.build.recipes import MixEntry, Recipe
     from videossr.build.sources import Source
 
-    sources = [Source(f"s{i}", f"/x/s{i}.mp4", 10.0, 30.0, 300, 64, 48, 0, "h264", f"h{i}") for i in range(7)]
-    assert [s.id for s in _fallbacks(sources, 5, {"s5"})] == ["s4", "s3", "s2", "s1"][: pipeline.FALLBACKS]
-    assert [s.id for s in _fallbacks(sources, 1, {"s1", "s6"})] == ["s0", "s5", "s4", "s3"][
-        : pipeline.FALLBACKS
-    ]
+    monkeypatch.setattr(pipeline, "FALLBACKS", 4)
+    monkeypatch.setattr(pipeline, "FALLBACK_DISTANCE", 3)
+    sources = [Source(f"s{i}", f"/x/s{i}.mp4", 10.0, 30.0, 300, 64, 48, 0, "h264", f"h{i}") for i in range(9)]
+    ids = lambda picked: [s.id for s in picked]  # noqa: E731
+    assert ids(_fallbacks(sources, 7, {"s7"})) == ["s4", "s3", "s2", "s1"]
+    assert ids(_fallbacks(sources, 4, {"s4", "s0"})) == ["s1", "s2", "s3", "s8"]
+    assert ids(_fallbacks(sources, 1, {"s1"})) == ["s0", "s8", "s7", "s6"]
+    assert ids(_fallbacks(sources, 0, {"s0", "s8"})) == ["s7", "s6", "s5", "s4"]
+    assert ids(_fallbacks(sources[:3], 2, {"s2"})) == ["s0", "s1"]
     # In a plan: units run largest first, here (equal sizes and sample counts) in source-id order; each job's
     # fallbacks are the sources of the units before it.
     recipe = Recipe(
         "r", (MixEntry(TaskSpec("grounding", "Swap"), 7), MixEntry(TaskSpec("counting", "easy"), 7))
     )
+    sources = sources[:7]  # two samples each
     units = pipeline.plan_units(recipe, list(reversed(sources)), pipeline.BuildConfig(seed=2), tmp_path)
     assert [u.source.id for u in units] == [s.id for s in sources]
     for position, unit in enumerate(units):
         for job in unit.jobs:
             exclude = {unit.source.id, job.secondary.id if job.secondary else ""}
-            assert job.fallbacks == _fallbacks(sources, position, exclude)
+            assert job.fallbacks == _fallbacks(sources, position, exclude) and len(job.fallbacks) == 4
             assert not {f.id for f in job.fallbacks} & exclude
 
 
