@@ -140,6 +140,23 @@ def test_clip_in_another_pixel_format(broken: Path) -> None:
     assert len(found) == 1 and rid in found[0] and "h264/yuv444p, expected h264/yuv420p" in found[0], found
 
 
+def test_clip_with_rotation_metadata(broken: Path, tmp_path: Path) -> None:
+    """A player would turn this clip: its stream carries a display matrix (read by the build's decoder)."""
+    from videossr.build.render import run_ffmpeg
+
+    rid = first_id(broken, "jigsaw")
+
+    def rotate(row: dict) -> None:
+        src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+        src.write_bytes(row["videos"][2]["bytes"])
+        run_ffmpeg(["-i", str(src), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(dst)])
+        row["videos"][2]["bytes"] = dst.read_bytes()
+
+    edit_rows(broken, rotate, lambda r: r["id"] == rid)
+    found = _only(_verify(broken, decode=True), "decode")
+    assert len(found) == 1 and rid in found[0] and "clip 2 carries rotation metadata" in found[0], found
+
+
 @pytest.mark.parametrize(
     ("task", "answer", "expected"),
     [
