@@ -738,6 +738,7 @@ def build(
 
     finalizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-finalize")
     finalizing: list[Future] = []
+    versions = finalizer.submit(_tool_versions)  # for the manifests (~0.1 s: ffmpeg -version, imports)
     try:
         # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
         n_workers = max(1, len(client.client.scheduler_info().get("workers", {})))
@@ -828,7 +829,7 @@ def build(
                     s.to_dict() for s in sorted(set(skipped), key=lambda s: (s.source, s.reason))
                 ],
                 "num_sources_skipped": len(set(skipped)),
-                "versions": _tool_versions(),
+                "versions": versions.result(),
             }
             shutil.rmtree(frames_dir, ignore_errors=True)
             parts = sorted({u.part_path for u in units})
