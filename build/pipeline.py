@@ -700,11 +700,16 @@ class _Client:
             self.cluster.close()
 
 
-def _finalize_dataset(job: tuple, max_shard_bytes: int) -> DatasetResult:
+def _finalize_dataset(job: tuple, max_shard_bytes: int, progress: bool) -> DatasetResult:
     """Driver side: one dataset's rows from its parts into the Hub-layout folder (shards, card, preview)."""
+    from tqdm.auto import tqdm
+
     recipe, out, parts, ids, manifest, skipped_samples, used = job
-    summary = finalize_repo(_iter_rows(parts, ids), out, dataset_name=recipe.name, manifest=manifest,
-                            max_shard_bytes=max_shard_bytes)  # fmt: skip
+    rows = tqdm(_iter_rows(parts, ids), total=len(ids), desc=f"{recipe.name}: writing", unit="row",
+                disable=not progress, dynamic_ncols=True, leave=False)  # fmt: skip
+    summary = finalize_repo(
+        rows, out, dataset_name=recipe.name, manifest=manifest, max_shard_bytes=max_shard_bytes
+    )
     return DatasetResult(
         name=recipe.name,
         out_dir=out,
@@ -835,7 +840,9 @@ def build(
             parts = sorted({u.part_path for u in units})
             say(f"[build] {recipe.name}: writing {len(ids)} rows to {out.name}/")
             job = (recipe, out, parts, ids, manifest, skipped_samples, used)
-            finalizing.append(finalizer.submit(_finalize_dataset, job, config.max_shard_bytes))
+            finalizing.append(
+                finalizer.submit(_finalize_dataset, job, config.max_shard_bytes, config.progress)
+            )
         client.close()
         results = [f.result() for f in finalizing]
     finally:
