@@ -523,8 +523,8 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
         by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary))
     lookup = {s.id: s for s in sources}
     # Units run largest first (then in source-id order), so that no large unit is left running alone at the
-    # end while the other workers idle (a few 1080p sources among 720p ones took a 2-worker build from 1.9 x
-    # to 1.5 x one worker's speed).
+    # end while the other workers idle (on the natural bench corpus, a 1080p unit run last kept one of two
+    # workers idle for seconds).
     run_order = sorted(
         (lookup[sid] for sid in by_source),
         key=lambda s: (-_unit_cost(s, len(by_source[s.id]), recipe.max_pixels), s.id),
