@@ -175,6 +175,25 @@ def _record_decodes(monkeypatch) -> dict[str, list[int]]:
     return decoded
 
 
+def _reject_first_draws(monkeypatch, n: int) -> list[int]:
+    """``make_sample`` rejects the first ``n`` draws (as if the anomaly were invisible there) and makes the rest.
+    Returns the list of rejected draws; clearing it rejects the next ``n`` again."""
+    from videossr.build import pipeline
+    from videossr.tasks import SampleRejected
+
+    real_make = pipeline.make_sample
+    rejected: list[int] = []
+
+    def reject_first(plan, frames, secondary=None):
+        if len(rejected) < n:
+            rejected.append(1)
+            raise SampleRejected("test: invisible here")
+        return real_make(plan, frames, secondary)
+
+    monkeypatch.setattr(pipeline, "make_sample", reject_first)
+    return rejected
+
+
 def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_unit(
     tmp_path, monkeypatch
 ) -> None:
@@ -183,7 +202,6 @@ def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_uni
     import pyarrow.parquet as pq
     from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.tasks import SampleRejected
 
     sources = _probed_corpus(tmp_path)
     assert len(sources) >= 3
@@ -195,16 +213,7 @@ def test_sample_rejected_at_its_source_is_made_from_its_fallback_in_the_same_uni
     assert unit.source not in job.fallbacks
     unit = pipeline.replace(unit, jobs=(job,))
 
-    real_make = pipeline.make_sample
-    seen: list[int] = []
-
-    def reject_at_own_source(plan, frames, secondary=None):
-        seen.append(1)
-        if len(seen) <= pipeline.MAX_ATTEMPTS:  # every draw at the unit's own source
-            raise SampleRejected("test: invisible here")
-        return real_make(plan, frames, secondary)
-
-    monkeypatch.setattr(pipeline, "make_sample", reject_at_own_source)
+    _reject_first_draws(monkeypatch, pipeline.MAX_ATTEMPTS)  # every draw at the unit's own source
     summary = pipeline.run_unit(unit)
     assert summary["rows"] == [job.sample_id] and not summary["skipped_samples"]
     assert summary["moved"] == {job.sample_id: job.fallbacks[0].id}
@@ -256,7 +265,6 @@ def test_sample_rejected_at_a_fallback_too_goes_on_to_the_next_each_frame_decode
     import pyarrow.parquet as pq
     from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.tasks import SampleRejected
 
     sources = _probed_corpus(tmp_path)
     units = pipeline.plan_units(small_recipe(), sources, pipeline.BuildConfig(seed=3), tmp_path / "parts")
@@ -266,16 +274,7 @@ def test_sample_rejected_at_a_fallback_too_goes_on_to_the_next_each_frame_decode
     unit = pipeline.replace(unit, jobs=(job,))
 
     decoded = _record_decodes(monkeypatch)
-    real_make = pipeline.make_sample
-    draws: list[int] = []
-
-    def reject_twice_over(plan, frames, secondary=None):
-        draws.append(1)
-        if len(draws) <= 2 * pipeline.MAX_ATTEMPTS:  # every draw at its own source and at the first fallback
-            raise SampleRejected("test: invisible here")
-        return real_make(plan, frames, secondary)
-
-    monkeypatch.setattr(pipeline, "make_sample", reject_twice_over)
+    _reject_first_draws(monkeypatch, 2 * pipeline.MAX_ATTEMPTS)  # at its own source and the first fallback
     summary = pipeline.run_unit(unit)
     assert summary["rows"] == [job.sample_id] and not summary["skipped_samples"]
     assert summary["moved"] == {job.sample_id: job.fallbacks[1].id}
@@ -430,7 +429,6 @@ def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(tm
     import pyarrow.parquet as pq
     from _build_helpers import small_recipe
     from videossr.build import pipeline
-    from videossr.tasks import SampleRejected
 
     sources = _probed_corpus(tmp_path)
     units = pipeline.plan_units(
@@ -444,16 +442,7 @@ def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(tm
     assert list((tmp_path / "a" / "frames").glob("*.npz"))
 
     decoded = _record_decodes(monkeypatch)
-    real_make = pipeline.make_sample
-    own: list[int] = []
-
-    def reject_at_own_source(plan, frames, secondary=None):
-        if len(own) < pipeline.MAX_ATTEMPTS:
-            own.append(1)
-            raise SampleRejected("test: invisible here")
-        return real_make(plan, frames, secondary)
-
-    monkeypatch.setattr(pipeline, "make_sample", reject_at_own_source)
+    own = _reject_first_draws(monkeypatch, pipeline.MAX_ATTEMPTS)  # every draw at the unit's own source
     summary = pipeline.run_unit(unit)
     assert summary["moved"] == {job.sample_id: before.source.id}
     assert before.source.path not in decoded  # made from the frames the earlier unit left
