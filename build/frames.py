@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from .render import ProbeResult
+
 RECYCLE_AFTER = 200
 DEFAULT_TIMEOUT = 120.0
 
@@ -357,11 +359,23 @@ class FrameSampler:
             )
         return header, payload
 
-    def probe(self, path: str, timeout: float | None = None) -> dict[str, Any]:
-        """Facts of the first video stream (duration, fps, width, height, frames, codec, rotation, pix_fmt)
-        as this decoder reads them; ``frames`` is the container's count, 0 when it has none."""
+    def probe(self, path: str, timeout: float | None = None) -> ProbeResult:
+        """Facts of the first video stream as this decoder reads them, in ffprobe's conventions: how sources
+        are probed before planning and published clips before publishing. ``num_frames`` is the container's
+        count, or duration x fps when it has none."""
         header, _ = self._request({"op": "probe", "path": str(path)}, timeout)
-        return dict(header["probe"])
+        facts = header["probe"]
+        frames = int(facts["frames"])
+        return ProbeResult(
+            duration=float(facts["duration"]),
+            fps=float(facts["fps"]),
+            width=int(facts["width"]),
+            height=int(facts["height"]),
+            num_frames=frames if frames > 0 else int(round(facts["duration"] * facts["fps"])),
+            codec=str(facts["codec"]),
+            rotation=int(facts["rotation"]) % 360,
+            pix_fmt=str(facts["pix_fmt"]),
+        )
 
     def count_frames(self, path: str, timeout: float | None = None) -> int:
         """The number of frames the decoder can actually deliver (containers often over-report)."""

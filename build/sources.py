@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from .frames import DecodeError, worker_sampler
-from .render import ProbeResult
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 
@@ -137,25 +136,6 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _probe_with_decoder(path: Path, timeout: float) -> ProbeResult:
-    """Sources are probed by the decoder that will decode them, in its guarded child: a malformed file can
-    hang or crash a demuxer (never this process), and the facts the plans use (frame rate, duration,
-    rotation) are the decoder's own. No process start per file either. Published clips are checked with
-    the system's ffprobe instead (:func:`videossr.build.render.probe`), an independent reader."""
-    facts = worker_sampler().probe(str(path), timeout)
-    frames = int(facts["frames"])
-    return ProbeResult(
-        duration=float(facts["duration"]),
-        fps=float(facts["fps"]),
-        width=int(facts["width"]),
-        height=int(facts["height"]),
-        num_frames=frames if frames > 0 else int(round(facts["duration"] * facts["fps"])),
-        codec=str(facts["codec"]),
-        rotation=int(facts["rotation"]) % 360,
-        pix_fmt=str(facts["pix_fmt"]),
-    )
-
-
 def probe_source(
     sid: str, path: str | os.PathLike, *, min_frames: int = 54, timeout: float = 60
 ) -> Source | Skipped:
@@ -170,7 +150,9 @@ def probe_source(
     except OSError as exc:
         return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
     try:
-        info = _probe_with_decoder(path, timeout)
+        # Probed by the decoder that will decode it, in its guarded child: a malformed file can hang or crash
+        # a demuxer (never this process), and the facts plans use (frame rate, duration, rotation) are its own.
+        info = worker_sampler().probe(str(path), timeout)
     except DecodeError as exc:
         return Skipped(sid, f"not a readable video: {_scrub(str(exc), path)}")
     if info.codec in ("png", "mjpeg", "bmp", "gif", "webp") and info.num_frames <= 1:

@@ -69,7 +69,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.build.frames import DecodeError, FrameSampler
-from videossr.build.render import FFmpegError, run_ffmpeg
+from videossr.build.render import FFmpegError, ProbeResult, run_ffmpeg
 from videossr.build.schema import COLUMNS, clip_filename
 from videossr.tasks import counting, grounding, jigsaw
 from videossr.tasks.parsing import parse_counts, parse_interval, parse_permutation
@@ -806,25 +806,25 @@ class _ClipJob:
     frame_size: tuple[int, int] | None  # counting: the params frame size (w, h)
 
 
-def _clip_problems(job: _ClipJob, facts: dict[str, Any], sizes: list[int]) -> list[str]:
+def _clip_problems(job: _ClipJob, facts: ProbeResult, sizes: list[int]) -> list[str]:
     """What is wrong with one clip, from its stream facts and the sizes of its decoded frames."""
     problems: list[str] = []
     n = len(sizes)
     if job.num_frames is not None and n != job.num_frames:
         problems.append(f"clip {job.index} decodes to {n} frames, the row says {job.num_frames}")
-    if job.fps is not None and not _close(facts["fps"], job.fps):
-        problems.append(f"clip {job.index} is encoded at {facts['fps']:.6g} fps, the row says {job.fps:.6g}")
-    if facts["codec"] != "h264" or facts["pix_fmt"] != "yuv420p":
-        problems.append(f"clip {job.index} is {facts['codec']}/{facts['pix_fmt']}, expected h264/yuv420p")
-    elif any(size != facts["width"] * facts["height"] * 3 // 2 for size in sizes):
+    if job.fps is not None and not _close(facts.fps, job.fps):
+        problems.append(f"clip {job.index} is encoded at {facts.fps:.6g} fps, the row says {job.fps:.6g}")
+    if facts.codec != "h264" or facts.pix_fmt != "yuv420p":
+        problems.append(f"clip {job.index} is {facts.codec}/{facts.pix_fmt}, expected h264/yuv420p")
+    elif any(size != facts.width * facts.height * 3 // 2 for size in sizes):
         problems.append(
-            f"clip {job.index} has frames of another size than its stream's {facts['width']}x{facts['height']}"
+            f"clip {job.index} has frames of another size than its stream's {facts.width}x{facts.height}"
         )
-    if facts["rotation"]:
-        problems.append(f"clip {job.index} carries rotation metadata ({facts['rotation']} degrees)")
-    if job.frame_size is not None and (facts["width"], facts["height"]) != tuple(job.frame_size):
+    if facts.rotation:
+        problems.append(f"clip {job.index} carries rotation metadata ({facts.rotation} degrees)")
+    if job.frame_size is not None and (facts.width, facts.height) != tuple(job.frame_size):
         problems.append(
-            f"clip {job.index} is {facts['width']}x{facts['height']}, params frame_size is {job.frame_size[0]}x{job.frame_size[1]}"
+            f"clip {job.index} is {facts.width}x{facts.height}, params frame_size is {job.frame_size[0]}x{job.frame_size[1]}"
         )
     return problems
 
