@@ -304,9 +304,11 @@ def write_samples_repo(
 
 @contextlib.contextmanager
 def _returning_allocator() -> Iterator[None]:
-    """Arrow allocations in the block use the system allocator. pyarrow's default, mimalloc, keeps the pages it
+    """pyarrow's default memory pool (what tables, concatenation and the parquet writer allocate from) is the
+    system allocator in the block, for the whole process. pyarrow's own default, mimalloc, keeps the pages it
     freed in per-thread heaps: streaming rows through the writer left ~100 MB of them with the driver (up to
-    ~200 MB as datasets grew), where the system allocator gives them back."""
+    ~200 MB as datasets grew), where the system allocator gives them back. (Parquet reads allocate from
+    Arrow's C++ default, which this does not change; parts are read without pre-buffering instead.)"""
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
