@@ -355,7 +355,8 @@ def run_unit(unit: Unit) -> dict[str, Any]:
                     # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
                     row = render_row(job.sample_id, src.id, store.sample(plan, secondary), crf=unit.crf,
                                      preset=unit.preset)  # fmt: skip
-                    if _content_key(row) in made:
+                    key = _content_key(row)
+                    if key in made:
                         raise SampleRejected("the same frames and answer as another sample of this source")
                     break
                 except SampleRejected as exc:
@@ -363,7 +364,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             if row is None:
                 rejected.append((job, reason))
                 continue
-            made.add(_content_key(row))
+            made.add(key)
             rows.append(row)
         # 4. Samples no draw here could give: more chances at other sources of the same dataset.
         with contextlib.suppress(OSError):
