@@ -200,6 +200,7 @@ def bench_recipe(n_sources: int, per_family: int) -> Any:
 def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str, list[int], int, int]]:
     """Per source: the union of frame indices the build's plans decode (same planning code, same seeds)."""
     import numpy as np
+    from videossr.build.frames import worker_sampler
     from videossr.build.pipeline import BuildConfig, _video_info, plan_units, sample_rng
     from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected, plan_sample
@@ -210,9 +211,12 @@ def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str
     ]
     recipe = bench_recipe(len(sources), per_family)
     units = plan_units(recipe, sources, BuildConfig(seed=seed), Path("unused"))
+    sampler = worker_sampler()
     out = []
     for unit in units:
-        info = _video_info(unit.source, unit.max_pixels)
+        # As run_unit plans: on the frames the decoder delivers (an AVI's null frames are not frames).
+        decodable = sampler.count_frames(unit.source.path)
+        info = _video_info(unit.source, unit.max_pixels, min(decodable, unit.source.num_frames))
         wanted = []
         for job in unit.jobs:
             for attempt in range(3):

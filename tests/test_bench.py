@@ -107,3 +107,26 @@ def test_sources_option_links_a_folder_of_your_own_videos(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match=r"--sources .*empty: no videos found"):
         link_sources(tmp_path / "empty", run_dir)
+
+
+def test_floor_plans_frames_the_decoder_delivers(tmp_path) -> None:
+    """An AVI with null frames (a container count three times what decodes) is planned, like the build plans
+    it, on the frames the decoder delivers: the floor asks for none past the end and spans the whole video."""
+    from videossr.build.bench import floor_plans
+    from videossr.build.frames import FrameSampler
+    from videossr.build.render import run_ffmpeg
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    video = corpus / "nullframes.avi"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
+                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(video)])  # fmt: skip
+    sampler = FrameSampler(60)
+    try:
+        decodable = sampler.count_frames(str(video))
+        assert sampler.probe(str(video)).num_frames >= 3 * decodable - 3  # the container over-reports
+    finally:
+        sampler.close()
+    [(path, indices, _, _)] = floor_plans(corpus, per_family=1, seed=0)
+    assert path.endswith("nullframes.avi") and indices
+    assert max(indices) < decodable and max(indices) > 0.8 * decodable
