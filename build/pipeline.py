@@ -50,7 +50,7 @@ MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with up to 4 workers those are done
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
-PIPELINE_VERSION = 11  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 12  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)

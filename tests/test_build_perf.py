@@ -84,6 +84,23 @@ def test_encode_clip_is_deterministic_and_exact() -> None:
     assert np.abs(out.astype(int) - f).mean() < 3  # smooth pictures at CRF 23: close, not lossless
 
 
+def test_clips_are_constrained_baseline_without_b_frames() -> None:
+    """Clips use only what every H.264 decoder plays (Constrained Baseline: CAVLC, no B-frames, no 8x8
+    transform, no weighted prediction), so the Hub's viewer, phones and hardware decoders all open them."""
+    import av
+
+    data = encode_clip(_frames(12), 4.0)
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.profile == "Constrained Baseline"
+        from av.video.frame import PictureType
+
+        assert {PictureType(frame.pict_type) for frame in container.decode(stream)} == {
+            PictureType.I,
+            PictureType.P,
+        }
+
+
 def test_redraw_reuses_decoded_frames(tmp_path, monkeypatch) -> None:
     """A sample rejected after decoding is re-drawn from the frames already decoded (its plan needs the same
     48 source frames), not decoded again."""
