@@ -130,3 +130,29 @@ def test_floor_plans_frames_the_decoder_delivers(tmp_path) -> None:
     [(path, indices, _, _)] = floor_plans(corpus, per_family=1, seed=0)
     assert path.endswith("nullframes.avi") and indices
     assert max(indices) < decodable and max(indices) > 0.8 * decodable
+
+
+def test_tree_sampler_sums_each_worker_and_what_runs_under_it() -> None:
+    """The memory sampler counts a worker's own RSS and, as its tree, the worker plus its children (the decode
+    child): here a child whose own child holds 60 MB."""
+    import signal
+    import time
+
+    from videossr.build.bench import _TreeSampler
+
+    hold = "import time; x = bytearray(60_000_000); x[::4096] = b'1' * len(x[::4096]); time.sleep(30)"
+    spawn = f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {hold!r}]); time.sleep(30)"
+    worker = subprocess.Popen([sys.executable, "-c", spawn], start_new_session=True)
+    try:
+        time.sleep(1.0)
+        sampler = _TreeSampler(interval=0.05, rescan=0.2)
+        sampler.start()
+        time.sleep(1.0)
+        sampler.stop.set()
+        sampler.join()
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    assert sampler.ticks >= 5
+    assert sampler.worker_peak >= 60_000_000 > sampler.worker_process_peak > 0
+    assert sampler.driver_peak > 0
