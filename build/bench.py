@@ -25,7 +25,8 @@ One run, on one cached corpus and one worker count:
    pipeline on the same corpus: ``sample_frames.py`` then ``grounding.py`` (ChannelSwap), ``counting.py`` and
    ``jigsaw.py``, their path constants pointed at the run (needs ``opencv-python-headless``).
 
-Timings are medians over ``--repeats`` runs. The corpus (``--num-videos`` procedurally generated
+Timings are medians over ``--repeats`` runs; ratios of two timings (build / floor, 1 vs N workers, the
+baselines vs the build) are medians of each run's ratio, the two measured back to back. The corpus (``--num-videos`` procedurally generated
 640x360 30 fps 60 s H.264 videos with a 2 s keyframe interval) is made once under ``--cache-dir``;
 ``--sources DIR`` benchmarks on a folder of your own videos instead.
 """
@@ -669,6 +670,15 @@ def _median(runs: list[dict], key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _paired_ratio(numerators: list[dict], denominators: list[dict], key: str, den_key: str = "") -> float:
+    """Median over repeats of one repeat's ``numerator[key] / denominator[den_key or key]``: each repeat runs
+    the two measurements back to back, so a host whose speed drifts between repeats (seen: the same build
+    12.0 s and 16.4 s minutes apart) moves both, not the ratio."""
+    den_key = den_key or key
+    values = [n[key] / d[den_key] for n, d in zip(numerators, denominators) if key in n and den_key in d]
+    return statistics.median(values) if values else float("nan")
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:.1f} MB"
 
@@ -756,31 +766,33 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     plans = floor_plans(sources, 1, args.seed)
     floors, builds, singles, loads, verifies, folders, refs = [], [], [], [], [], [], []
     big = None
+    # Each repeat runs what a ratio compares back to back (the paper's pipeline, the floor, the build, the
+    # 1-worker build), and ratios are medians of per-repeat ratios (see _paired_ratio).
     for r in range(args.repeats):
+        if args.reference_repo:
+            refs.append(run_reference(args.reference_repo, sources, work / "reference", w, args.num_videos))
+            print(f"[bench] run {r + 1}: the paper's pipeline {refs[-1]['wall']:.2f} s "
+                  f"(sample_frames.py {refs[-1]['frames_wall']:.2f} s, {refs[-1]['rows']} rows)", flush=True)  # fmt: skip
         floors.append(run_floor(plans, w))
         print(f"[bench] run {r + 1}: decode floor {floors[-1]['wall']:.2f} s", flush=True)
         builds.append(run_build(args, sources, work / "out", w, 1))
         print(
             f"[bench] run {r + 1}: build {builds[-1]['wall']:.2f} s ({builds[-1]['rows']} rows)", flush=True
         )
-        loads.append(run_load(work / "out" / "bench", w))
-        print(f"[bench] run {r + 1}: load {loads[-1]['rows_per_s']:.1f} rows/s", flush=True)
-        verifies.append(run_verify(work / "out" / "bench", w))
-        print(f"[bench] run {r + 1}: verify {verifies[-1]['wall']:.2f} s", flush=True)
         if not args.no_scaling:
             # With one worker the build above is already the 1-worker build.
             singles.append(builds[-1] if w == 1 else run_build(args, sources, work / "out1", 1, 1))
             print(f"[bench] run {r + 1}: build with 1 worker {singles[-1]['wall']:.2f} s", flush=True)
-            if big is None:
-                big = run_build(args, sources, work / "out4", w, 4)
-                print(f"[bench] 4x samples: build {big['wall']:.2f} s ({big['rows']} rows)", flush=True)
         if not args.no_baseline:
             folders.append(run_frame_folder(sources, work / "frame-folder", w))
             print(f"[bench] run {r + 1}: frame-folder baseline {folders[-1]['wall']:.2f} s", flush=True)
-        if args.reference_repo:
-            refs.append(run_reference(args.reference_repo, sources, work / "reference", w, args.num_videos))
-            print(f"[bench] run {r + 1}: the paper's pipeline {refs[-1]['wall']:.2f} s "
-                  f"(sample_frames.py {refs[-1]['frames_wall']:.2f} s, {refs[-1]['rows']} rows)", flush=True)  # fmt: skip
+        loads.append(run_load(work / "out" / "bench", w))
+        print(f"[bench] run {r + 1}: load {loads[-1]['rows_per_s']:.1f} rows/s", flush=True)
+        verifies.append(run_verify(work / "out" / "bench", w))
+        print(f"[bench] run {r + 1}: verify {verifies[-1]['wall']:.2f} s", flush=True)
+        if not args.no_scaling and big is None:
+            big = run_build(args, sources, work / "out4", w, 4)
+            print(f"[bench] 4x samples: build {big['wall']:.2f} s ({big['rows']} rows)", flush=True)
 
     b0 = builds[0]
     rows = b0["rows"]
@@ -801,11 +813,11 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "floor_frames": floors[0]["frames"],
         "floor_cpu_s": _median(floors, "cpu"),
         "build_cpu_s": _median(builds, "cpu"),
-        "build_over_floor_cpu": _median(builds, "cpu") / _median(floors, "cpu"),
+        "build_over_floor_cpu": _paired_ratio(builds, floors, "cpu"),
         "samples_per_s": rows / build_s,
         "s_per_sample_per_core": build_s * w / rows,
-        "build_over_floor": build_s / floor_s,
-        "units_over_floor": _median(builds, "t_units") / floor_s,
+        "build_over_floor": _paired_ratio(builds, floors, "wall"),
+        "units_over_floor": _paired_ratio(builds, floors, "t_units", "wall"),
         "shard_bytes_per_sample": b0["shard_bytes"] / rows,
         "repo_bytes_per_sample": b0["repo_bytes"] / rows,
         "median_sample_video_bytes": b0["median_sample_video_bytes"],
@@ -818,8 +830,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     }
     if singles:
         figures["build_1_worker_s"] = _median(singles, "wall")
-        figures["speedup"] = figures["build_1_worker_s"] / build_s
-        figures["units_speedup"] = _median(singles, "t_units") / _median(builds, "t_units")
+        figures["speedup"] = _paired_ratio(singles, builds, "wall")
+        figures["units_speedup"] = _paired_ratio(singles, builds, "t_units")
     if big:
         figures["samples_4x"] = big["rows"]
         figures["driver_peak_4x_bytes"] = big.get("driver_peak", float("nan"))
@@ -828,7 +840,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         figures["frame_folder_s"] = _median(folders, "wall")
         figures["frame_folder_bytes_per_sample"] = folders[0]["bytes"] / folders[0]["rows"]
         figures["frame_folder_bytes_per_video"] = folders[0]["bytes"] / args.num_videos
-        figures["speed_vs_frame_folder"] = figures["frame_folder_s"] / build_s
+        figures["speed_vs_frame_folder"] = _paired_ratio(folders, builds, "wall")
         figures["storage_vs_frame_folder"] = (
             figures["frame_folder_bytes_per_sample"] / figures["repo_bytes_per_sample"]
         )
@@ -838,8 +850,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         figures["reference_rows"] = refs[0]["rows"]
         figures["reference_bytes_per_sample"] = refs[0]["bytes"] / refs[0]["rows"]
         figures["reference_frames_bytes_per_video"] = refs[0]["frames_bytes"] / args.num_videos
-        figures["speed_vs_reference"] = figures["reference_s"] / build_s
-        figures["speed_vs_reference_frames"] = figures["reference_sample_frames_s"] / build_s
+        figures["speed_vs_reference"] = _paired_ratio(refs, builds, "wall")
+        figures["speed_vs_reference_frames"] = _paired_ratio(refs, builds, "frames_wall", "wall")
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
@@ -854,7 +866,8 @@ def report(f: dict[str, Any]) -> None:
         return "met" if cond else "NOT met"
 
     print(
-        f"\nVideoSSR build benchmark ({f['machine']}; {f['workers']} workers; medians of {f['repeats']} runs)"
+        f"\nVideoSSR build benchmark ({f['machine']}; {f['workers']} workers; medians of {f['repeats']} runs; ratios: "
+        "medians of each run's ratio)"
     )
     print(
         f"  corpus: {f['num_videos']} source videos; {f['samples']} samples (one per task family per source); "

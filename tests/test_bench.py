@@ -156,3 +156,17 @@ def test_tree_sampler_sums_each_worker_and_what_runs_under_it() -> None:
     assert sampler.ticks >= 5
     assert sampler.worker_peak >= 60_000_000 > sampler.worker_process_peak > 0
     assert sampler.driver_peak > 0
+
+
+def test_ratios_are_medians_of_each_runs_ratio() -> None:
+    """A ratio of two timings pairs the runs made back to back: a host that slows down between repeats moves
+    both timings of a run, not their ratio (the ratio of the two medians would be 13 / 10 here)."""
+    import math
+
+    from videossr.build.bench import _paired_ratio
+
+    builds = [{"wall": 10.0, "t_units": 8.0}, {"wall": 13.0, "t_units": 9.0}, {"wall": 30.0, "t_units": 24.0}]
+    floors = [{"wall": 5.0}, {"wall": 13.0}, {"wall": 10.0}]
+    assert _paired_ratio(builds, floors, "wall") == 2.0
+    assert _paired_ratio(builds, floors, "t_units", "wall") == 1.6
+    assert math.isnan(_paired_ratio(builds, floors, "cpu"))
