@@ -202,7 +202,7 @@ def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str
     """Per source: the union of frame indices the build's plans decode (same planning code, same seeds)."""
     import numpy as np
     from videossr.build.frames import worker_sampler
-    from videossr.build.pipeline import BuildConfig, _video_info, plan_units, sample_rng
+    from videossr.build.pipeline import BuildConfig, _decodable_info, plan_units, sample_rng
     from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected, plan_sample
 
@@ -215,9 +215,7 @@ def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str
     sampler = worker_sampler()
     out = []
     for unit in units:
-        # As run_unit plans: on the frames the decoder delivers (an AVI's null frames are not frames).
-        decodable = sampler.count_frames(unit.source.path)
-        info = _video_info(unit.source, unit.max_pixels, min(decodable, unit.source.num_frames))
+        info = _decodable_info(sampler, unit.source, unit.max_pixels)  # as run_unit plans
         wanted = []
         for job in unit.jobs:
             for attempt in range(3):

@@ -140,6 +140,15 @@ def _video_info(source: Source, max_pixels: int, num_frames: int | None = None) 
     )
 
 
+def _decodable_info(sampler: Any, source: Source, max_pixels: int) -> VideoInfo:
+    """What plans are drawn on: the source's facts with the frame count the decoder actually delivers
+    (containers over-report, e.g. an AVI's null frames). Raises :class:`DecodeError` below 2 frames."""
+    decodable = sampler.count_frames(source.path)
+    if decodable < 2:
+        raise DecodeError(f"the decoder found {decodable} frames")
+    return _video_info(source, max_pixels, min(decodable, source.num_frames))
+
+
 def _use_presentation_times(sample: Any, indices: np.ndarray, pts: np.ndarray, fps: float) -> None:
     """Replace the nominal ``index / fps`` frame times by the decoder's presentation times (they differ
     for variable-frame-rate sources). Frames outside ``indices`` keep nominal times."""
@@ -281,12 +290,7 @@ def _make_elsewhere(
         if other.id in (unit.source.id, partner):
             continue
         try:
-            decodable = sampler.count_frames(other.path)
-            if decodable < 2:
-                continue
-            store = _SourceFrames(
-                sampler, other, _video_info(other, unit.max_pixels, min(decodable, other.num_frames))
-            )
+            store = _SourceFrames(sampler, other, _decodable_info(sampler, other, unit.max_pixels))
             store.recall(unit.frames_path(other, store.info))
             for attempt in range(MAX_ATTEMPTS):
                 try:
@@ -319,10 +323,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     rejected: list[tuple[SampleJob, str]] = []  # every draw rejected here: tried elsewhere at the end
     source_error: str | None = None
     try:
-        decodable = sampler.count_frames(src.path)
-        if decodable < 2:
-            raise DecodeError(f"the decoder found {decodable} frames")
-        info = _video_info(src, unit.max_pixels, min(decodable, src.num_frames))
+        info = _decodable_info(sampler, src, unit.max_pixels)
         store = _SourceFrames(sampler, src, info)
 
         # 1. Draw every sample (re-drawing rejected draws) before decoding anything of the primary video.
