@@ -26,9 +26,9 @@ One run, on one cached corpus and one worker count:
    ``jigsaw.py``, their path constants pointed at the run (needs ``opencv-python-headless``).
 
 Timings are medians over ``--repeats`` runs; ratios of two timings (build / floor, 1 vs N workers, the
-baselines vs the build) are medians of each run's ratio, the two measured back to back. The corpus (``--num-videos`` procedurally generated
-640x360 30 fps 60 s H.264 videos with a 2 s keyframe interval) is made once under ``--cache-dir``;
-``--sources DIR`` benchmarks on a folder of your own videos instead.
+baselines vs the build) are medians of each run's ratio, the two measured back to back. The corpus
+(``--num-videos`` procedurally generated 640x360 30 fps 60 s H.264 videos with a 2 s keyframe interval) is
+made once under ``--cache-dir``; ``--sources DIR`` benchmarks on a folder of your own videos instead.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ DEFAULT_PRESET = "veryfast"
 # again, so decoding speed is chosen over the last bytes: no deblocking (on such clips it buys no PSNR:
 # 34.40 vs 34.42 dB against the source frames, same bytes; a third of the decode time) and CAVLC instead
 # of CABAC (8 % more bytes, still <= 250 KB per 48-frame 256x256 sample; another 40 % off decoding).
-# 4x4 transforms only (no 8x8dct: -0.5 to +1 % bytes, +0.1 to +0.4 dB against the source frames, 4-6 % less
+# 4x4 transforms only (no 8x8dct: -0.5 to +1.1 % bytes, +0.1 to +0.4 dB against the source frames, 4-6 % less
 # encode CPU on the bench's generated and natural corpora and on opencv's sample videos) and no weighted
 # prediction (no fades between frames ~1 s apart): the clips are then Constrained Baseline, which every
 # H.264 decoder plays (browsers, phones, hardware decoders), not High.

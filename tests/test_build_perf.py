@@ -88,13 +88,12 @@ def test_clips_are_constrained_baseline_without_b_frames() -> None:
     """Clips use only what every H.264 decoder plays (Constrained Baseline: CAVLC, no B-frames, no 8x8
     transform, no weighted prediction), so the Hub's viewer, phones and hardware decoders all open them."""
     import av
+    from av.video.frame import PictureType
 
     data = encode_clip(_frames(12), 4.0)
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.profile == "Constrained Baseline"
-        from av.video.frame import PictureType
-
         assert {PictureType(frame.pict_type) for frame in container.decode(stream)} == {
             PictureType.I,
             PictureType.P,
