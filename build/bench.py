@@ -202,13 +202,22 @@ def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str
     """Per source: the union of frame indices the build's plans decode (same planning code, same seeds)."""
     import numpy as np
     from videossr.build.frames import worker_sampler
-    from videossr.build.pipeline import BuildConfig, _decodable_info, plan_units, sample_rng
+    from videossr.build.pipeline import (
+        BuildConfig,
+        _decodable_info,
+        min_source_frames,
+        plan_units,
+        sample_rng,
+    )
     from videossr.build.sources import Source, discover, probe_source
     from videossr.tasks import SampleRejected, plan_sample
 
     pairs, _ = discover([sources_dir])
+    min_frames = min_source_frames([bench_recipe(1, per_family)])  # as the build probes
     sources = [
-        s for s in (probe_source(sid, str(p), min_frames=54) for sid, p in pairs) if isinstance(s, Source)
+        s
+        for s in (probe_source(sid, str(p), min_frames=min_frames) for sid, p in pairs)
+        if isinstance(s, Source)
     ]
     recipe = bench_recipe(len(sources), per_family)
     units = plan_units(recipe, sources, BuildConfig(seed=seed), Path("unused"))

@@ -410,6 +410,11 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     return summary
 
 
+def min_source_frames(recipes: Iterable[Recipe]) -> int:
+    """The fewest frames a source needs for every recipe's plans: the 5-95 % window must hold the frames."""
+    return max(r.num_frames for r in recipes) + 6
+
+
 def probe_batch(pairs: list[tuple[str, str]], min_frames: int) -> list[dict[str, Any]]:
     """Worker side: probe a batch of sources (batched to keep Dask's task count reasonable)."""
     out = []
@@ -737,7 +742,7 @@ def build(
     t0 = time.monotonic()
     pairs, skipped = discover(source_inputs)
     say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
-    min_frames = max(r.num_frames for r in recipes) + 6  # the 5-95 % window must hold the frames
+    min_frames = min_source_frames(recipes)
     client = _Client(config)
     # A dataset's shards, card and preview are written by the driver in this thread while the workers run the
     # next dataset's units; the cluster is closed as soon as the last units are done.

@@ -132,6 +132,25 @@ def test_floor_plans_frames_the_decoder_delivers(tmp_path) -> None:
     assert max(indices) < decodable and max(indices) > 0.8 * decodable
 
 
+def test_floor_plans_skip_the_sources_the_build_skips(tmp_path) -> None:
+    """The floor probes with the build's minimum frame count for its recipe (48-frame samples: 54), so a
+    53-frame source is left out of both and a 54-frame one is in both."""
+    from _build_helpers import small_recipe
+    from videossr.build.bench import bench_recipe, floor_plans
+    from videossr.build.pipeline import min_source_frames
+    from videossr.build.synthetic import make_synthetic_video
+
+    assert min_source_frames([bench_recipe(1, 1)]) == 54
+    assert min_source_frames([small_recipe("a"), bench_recipe(1, 1)]) == 54
+    corpus = tmp_path / "corpus"
+    for frames in (53, 54):
+        make_synthetic_video(
+            corpus / f"f{frames}.mp4", "testsrc2", width=96, height=64, fps=30, duration=frames / 30
+        )
+    [(path, indices, _, _)] = floor_plans(corpus, per_family=1, seed=0)
+    assert path.endswith("f54.mp4") and indices
+
+
 def test_tree_sampler_sums_each_worker_and_what_runs_under_it() -> None:
     """The memory sampler counts a worker's own RSS and, as its tree, the worker plus its children (the decode
     child): here a child whose own child holds 60 MB."""
