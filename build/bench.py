@@ -377,7 +377,13 @@ def child_build(spec: dict[str, Any]) -> dict[str, Any]:
     result = build(
         [recipe],
         [spec["sources"]],
-        BuildConfig(out_dir=Path(spec["out"]), seed=spec["seed"], workers=spec["workers"], progress=False),
+        BuildConfig(
+            out_dir=Path(spec["out"]),
+            seed=spec["seed"],
+            workers=spec["workers"],
+            crf=spec["crf"],
+            progress=False,
+        ),
         on_progress=lambda msg: stamps.append((time.perf_counter() - t0, msg)),
     )
     wall = time.perf_counter() - t0
@@ -403,7 +409,7 @@ def child_build(spec: dict[str, Any]) -> dict[str, Any]:
 def run_build(args: argparse.Namespace, sources: Path, out: Path, workers: int, per_family: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     spec = {"sources": str(sources), "out": str(out), "workers": workers, "per_family": per_family,
-            "num_sources": args.num_videos, "seed": args.seed}  # fmt: skip
+            "num_sources": args.num_videos, "seed": args.seed, "crf": args.crf}  # fmt: skip
     res_file = out.parent / f".{out.name}-result.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_child-build", json.dumps(spec), str(res_file)]
     c0 = _cpu_children()
@@ -691,6 +697,8 @@ def _mb(n: float) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from videossr.build.render import DEFAULT_CRF, MAX_CRF
+
     p = argparse.ArgumentParser(
         prog="python build/bench.py",
         description="Benchmark the build against its decode floor, and the load speed and size of its output.",
@@ -712,6 +720,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--gop-seconds", type=float, default=2.0, help="keyframe interval (default 2 s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--crf", type=int, default=DEFAULT_CRF,
+                   help=f"x264 CRF of the built clips, 0..{MAX_CRF} (default {DEFAULT_CRF}, the build's)")  # fmt: skip
     p.add_argument("--natural", action="store_true",
                    help="a corpus of natural content instead: the demo's Big Buck Bunny and bikes clips looped into "
                         "--duration s web-style videos (per-video speed, mirror, hue and crop; 1280x720 and 1920x1080, "
@@ -732,6 +742,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.num_videos, args.repeats, args.duration, args.width, args.height = 1, 1, 4.0, 320, 180
         args.cache_dir = args.cache_dir if args.cache_dir != ".cache/bench" else ".cache/bench-smoke"
+    if not 0 <= args.crf <= MAX_CRF:
+        p.error(f"--crf must be in 0..{MAX_CRF}, got {args.crf}")
     for name in ("num_videos", "workers", "repeats"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -769,7 +781,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     else:
         corpus = (f"{args.num_videos} videos {args.width}x{args.height} {args.fps} fps {args.duration:g} s, "
                   f"GOP {args.gop_seconds:g} s")  # fmt: skip
-    print(f"[bench] corpus: {corpus}; {w} workers; {args.repeats} repeats", flush=True)
+    print(f"[bench] corpus: {corpus}; {w} workers; {args.repeats} repeats; CRF {args.crf}", flush=True)
     plans = floor_plans(sources, 1, args.seed)
     floors, builds, singles, loads, verifies, folders, refs = [], [], [], [], [], [], []
     big = None
@@ -810,6 +822,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "num_videos": args.num_videos,
         "workers": w,
         "repeats": args.repeats,
+        "crf": args.crf,
         "samples": rows,
         "build_s": build_s,
         "build_start_probe_s": _median(builds, "t_start_probe"),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .recipes import BUILTIN, Recipe, load_recipe
+from .render import DEFAULT_CRF, MAX_CRF
 
 EPILOG = """\
 examples:
@@ -72,7 +73,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
-    p.add_argument("--crf", type=int, default=23, help="x264 CRF of the clips, 0..23 (default 23)")
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=DEFAULT_CRF,
+        help=f"x264 CRF of the clips, 0..{MAX_CRF} (default {DEFAULT_CRF}; each +3: about 25 %% fewer bytes, 1 dB lower PSNR)",
+    )
     p.add_argument(
         "--decode-timeout", type=float, default=120.0, help="seconds before a decode call is abandoned"
     )
@@ -133,8 +139,8 @@ def _recipes(args: argparse.Namespace, p: argparse.ArgumentParser, demo: bool) -
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if not 0 <= args.crf <= 23:
-        p.error(f"argument --crf: must be in 0..23 so perturbations stay visible, got {args.crf}")
+    if not 0 <= args.crf <= MAX_CRF:
+        p.error(f"argument --crf: must be in 0..{MAX_CRF} so perturbations stay visible, got {args.crf}")
     if args.decode_timeout <= 0:
         p.error(f"argument --decode-timeout: must be positive, got {args.decode_timeout}")
     if args.retries < 0:

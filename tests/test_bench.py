@@ -37,7 +37,7 @@ def test_bench_smoke_prints_every_figure(tmp_path: Path) -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run(
         [sys.executable, "build/bench.py", "--smoke", "--workers", "1", "--work-dir", str(tmp_path / "work"),
-         "--cache-dir", str(tmp_path / "cache"), "--json", str(out)],
+         "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--crf", "26"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -45,6 +45,8 @@ def test_bench_smoke_prints_every_figure(tmp_path: Path) -> None:
         assert figure in proc.stdout, f"{figure!r} missing from:\n{proc.stdout}"
     figures = json.loads(out.read_text())
     assert figures["samples"] == 3 and figures["samples_4x"] == 12
+    assert figures["crf"] == 26 and "CRF 26" in proc.stdout
+    assert json.loads((tmp_path / "work" / "out" / "bench" / "build_manifest.json").read_text())["crf"] == 26
     for key in ("build_s", "floor_s", "build_over_floor", "shard_bytes_per_sample", "repo_bytes_per_sample",
                 "median_sample_video_bytes", "driver_peak_bytes", "worker_peak_bytes", "load_rows_per_s",
                 "speedup", "frame_folder_s", "storage_vs_frame_folder", "verify_s"):  # fmt: skip
@@ -63,6 +65,7 @@ def test_bench_help() -> None:
         "--cache-dir",
         "--reference-repo",
         "--sources",
+        "--crf",
         "--smoke",
     ):
         assert option in proc.stdout

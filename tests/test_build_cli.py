@@ -36,7 +36,7 @@ def test_help_documents_every_option():
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--crf", "40"], "--crf"),
+        (["--crf", "29"], "--crf"),
         (["--datasets", "nope"], "--datasets"),
         (["--num-samples", "lots"], "--num-samples"),
         (["--num-samples", "viubench=3", "--datasets", "videossr-30k"], "--num-samples"),
