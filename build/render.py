@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CRF = (
-    23  # x264's own default: the clips stay close to the sampled frames (38.6 dB on natural content)
-)
+# x264's own default CRF: the clips stay close to the sampled frames (38.5 dB on natural content).
+DEFAULT_CRF = 23
 # The highest CRF a build accepts. Measured on 48-frame 340x192 clips of three corpora (the bench's generated
-# and natural ones, opencv's sample videos): at CRF 32 every built-in pixel perturbation still keeps 92-107 %
-# of its mean pixel change after encoding (Noise, which x264 partly smooths, 68-80 %), so the anomaly stays
-# as visible as the build's own check saw it; CRF 28 leaves a margin. Each +3 CRF is about 25 % fewer bytes
-# and 1 dB less PSNR against the sampled frames (natural content: 497 KB at 23, 291 KB at 28, 36.3 dB).
+# and natural ones, opencv's sample videos): at CRF 32 every built-in pixel perturbation still keeps 86-107 %
+# of its mean pixel change after encoding (Noise, which x264 partly smooths, 68-84 %), as much as at CRF 23,
+# so an anomaly stays about as visible as the build's own check saw it; CRF 28 leaves a margin. Each +3 CRF
+# is about 25 % fewer bytes and 1 dB less PSNR against the sampled frames (natural content: about 500 KB and
+# 38.5 dB per clip at CRF 23, 300 KB and 36.2 dB at 28).
 MAX_CRF = 28
 DEFAULT_PRESET = "veryfast"
 # No B-frames: a quarter less x264 CPU for 2 % more bytes on 48-frame clips whose frames are ~1 s apart.
