@@ -50,7 +50,7 @@ MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with up to 4 workers those are done
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
-PIPELINE_VERSION = 12  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 13  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _draw(
         return plan, None
     if job.secondary is None:
         raise SampleRejected("Swap needs a second source video and the dataset has only one")
-    other = _video_info(job.secondary, unit.max_pixels)
+    other = _decodable_info(sampler, job.secondary, unit.max_pixels)  # as its own unit plans it
     idx = _frame_indices(resolve_secondary(plan, other), other)
     return plan, sampler.frames_at(job.secondary.path, idx, other.width, other.height, job.secondary.rotation)
 

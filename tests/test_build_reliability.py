@@ -354,3 +354,32 @@ def test_a_draw_that_repeats_an_earlier_sample_of_its_source_is_drawn_again(tmp_
     rows = pq.read_table(unit.part_path).to_pylist()
     assert len({pipeline._content_key(r) for r in rows}) == 3
     assert len({r["answer"] for r in rows}) == 3  # the same clips (the source's 48 frames), shown in 3 orders
+
+
+def test_swap_with_a_second_video_that_has_null_frames_plans_on_its_decodable_frames(tmp_path):
+    """Swap's second video is planned, like every source, on the frames its decoder delivers: an AVI whose
+    container lists three times the frames that decode (null frames) gives its frames to the other source's
+    Swap sample, where asking for frames past its end failed the whole unit."""
+    from videossr.build import pipeline
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.build.render import run_ffmpeg
+    from videossr.tasks import TaskSpec
+
+    corpus = tmp_path / "corpus"
+    make_synthetic_video(corpus / "a.mp4", "testsrc2", width=160, height=120, fps=24, duration=6)
+    run_ffmpeg(["-f", "lavfi", "-i", "mandelbrot=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
+                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(corpus / "b.avi")])  # fmt: skip
+    sources = [probe_source(sid, str(p), min_frames=54) for sid, p in discover([corpus])[0]]
+    avi = next(s for s in sources if s.id == "b")
+    sampler = FrameSampler(60)
+    try:
+        assert sampler.count_frames(avi.path) * 3 <= avi.num_frames + 3
+    finally:
+        sampler.close()
+    recipe = Recipe("swap", (MixEntry(TaskSpec("grounding", "Swap"), 2),), max_pixels=64 * 48)
+    units = pipeline.plan_units(recipe, sources, BuildConfig(seed=0), tmp_path / "parts")
+    unit = next(u for u in units if u.source.id == "a")
+    assert [j.secondary.id for j in unit.jobs] == ["b"]
+    summary = pipeline.run_unit(unit)
+    assert summary["source_error"] is None and not summary["skipped_samples"], summary
+    assert len(summary["rows"]) == 1
