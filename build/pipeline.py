@@ -185,17 +185,26 @@ def _frame_indices(times: np.ndarray, info: VideoInfo) -> np.ndarray:
 
 
 def _draw(
-    job: SampleJob, unit: Unit, info: VideoInfo, sampler: Any, attempt: int
+    job: SampleJob, unit: Unit, info: VideoInfo, sampler: Any, attempt: int, broken: dict[str, str]
 ) -> tuple[Any, np.ndarray | None]:
-    """Plan one sample with the seed of ``attempt``; for Swap also decode the second video's frames."""
+    """Plan one sample with the seed of ``attempt``; for Swap also decode the second video's frames.
+
+    A second video that does not decode rejects this sample only (not the unit, whose source is fine), and
+    ``broken`` remembers it for the rest of the unit so later draws do not wait on it again."""
     plan = plan_sample(job.spec, info, sample_rng(unit.seed, unit.dataset, job.index, attempt))
     if not plan.needs_secondary:
         return plan, None
-    if job.secondary is None:
+    second = job.secondary
+    if second is None:
         raise SampleRejected("Swap needs a second source video and the dataset has only one")
-    other = _decodable_info(sampler, job.secondary, unit.max_pixels)  # as its own unit plans it
-    idx = _frame_indices(resolve_secondary(plan, other), other)
-    return plan, sampler.frames_at(job.secondary.path, idx, other.width, other.height, job.secondary.rotation)
+    if second.id not in broken:
+        try:
+            other = _decodable_info(sampler, second, unit.max_pixels)  # as its own unit plans it
+            idx = _frame_indices(resolve_secondary(plan, other), other)
+            return plan, sampler.frames_at(second.path, idx, other.width, other.height, second.rotation)
+        except DecodeError as exc:
+            broken[second.id] = str(exc)
+    raise SampleRejected(f"Swap's second video {second.id} does not decode: {broken[second.id]}")
 
 
 _FRAME_FILES: list[Path] = []  # the decoded-frame files this worker process wrote, oldest first
@@ -279,7 +288,7 @@ class _SourceFrames:
 
 
 def _make_elsewhere(
-    job: SampleJob, unit: Unit, sampler: Any, reason: str
+    job: SampleJob, unit: Unit, sampler: Any, reason: str, broken: dict[str, str]
 ) -> tuple[dict[str, Any] | None, str, str]:
     """More chances for a sample rejected on every draw at its source: its draws at each fallback source in
     turn (each decoded once for all its draws; a draw is first tried on the frames that decide a rejection
@@ -294,7 +303,9 @@ def _make_elsewhere(
             store.recall(unit.frames_path(other, store.info))
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    sample = store.sample(*_draw(job, unit, store.info, sampler, attempt), prescreen=True)
+                    sample = store.sample(
+                        *_draw(job, unit, store.info, sampler, attempt, broken), prescreen=True
+                    )
                 except SampleRejected as exc:
                     reason = str(exc)
                     continue
@@ -321,6 +332,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     moved: dict[str, str] = {}  # sample id -> the fallback source it was made from
     rejected: list[tuple[SampleJob, str]] = []  # every draw rejected here: tried elsewhere at the end
+    broken: dict[str, str] = {}  # Swap's second videos that did not decode in this unit -> why
     source_error: str | None = None
     try:
         info = _decodable_info(sampler, src, unit.max_pixels)
@@ -332,7 +344,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             reason = ""
             for attempt in range(MAX_ATTEMPTS):
                 try:
-                    planned.append((job, *_draw(job, unit, info, sampler, attempt), attempt))
+                    planned.append((job, *_draw(job, unit, info, sampler, attempt, broken), attempt))
                     break
                 except SampleRejected as exc:
                     reason = str(exc)
@@ -352,7 +364,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             for attempt in range(first, MAX_ATTEMPTS):
                 try:
                     if attempt > first:
-                        plan, secondary = _draw(job, unit, info, sampler, attempt)
+                        plan, secondary = _draw(job, unit, info, sampler, attempt, broken)
                     # Rendered at once (clips are encoded in-process): a worker holds one sample's clips at a time.
                     row = render_row(job.sample_id, src.id, store.sample(plan, secondary), crf=unit.crf,
                                      preset=unit.preset)  # fmt: skip
@@ -372,7 +384,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
             store.remember(unit.frames_path(src, info))
         del store
         for job, reason in sorted(rejected, key=lambda jr: jr[0].index):
-            row, where, reason = _make_elsewhere(job, unit, sampler, reason)
+            row, where, reason = _make_elsewhere(job, unit, sampler, reason, broken)
             if row is not None:
                 rows.append(row)
                 moved[job.sample_id] = where

@@ -383,3 +383,43 @@ def test_swap_with_a_second_video_that_has_null_frames_plans_on_its_decodable_fr
     summary = pipeline.run_unit(unit)
     assert summary["source_error"] is None and not summary["skipped_samples"], summary
     assert len(summary["rows"]) == 1
+
+
+def test_swap_whose_second_video_does_not_decode_loses_that_sample_only(tmp_path, monkeypatch):
+    """A second video that fails to decode rejects the Swap sample that needs it, with a reason naming that
+    video, tried once per unit; the unit's other samples are made and its own source is not blamed."""
+    from videossr.build import pipeline
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.tasks import TaskSpec
+
+    corpus = tmp_path / "corpus"
+    for name, kind in (("a", "testsrc2"), ("b", "mandelbrot"), ("c", "life")):
+        make_synthetic_video(corpus / f"{name}.mp4", kind, width=160, height=120, fps=24, duration=6)
+    sources = [probe_source(sid, str(p), min_frames=54) for sid, p in discover([corpus])[0]]
+    recipe = Recipe(
+        "swapfail",
+        (MixEntry(TaskSpec("grounding", "Swap"), 3), MixEntry(TaskSpec("jigsaw", "easy"), 3)),
+        max_pixels=64 * 48,
+    )
+    units = pipeline.plan_units(recipe, sources, BuildConfig(seed=0), tmp_path / "parts")
+    unit, swap = next(
+        (u, j) for u in units for j in u.jobs if j.spec.subtype == "Swap" and u.source.id != j.secondary.id
+    )
+    bad = swap.secondary
+    tries = []
+    real = FrameSampler.frames_at
+
+    def frames_at(self, path, *args, **kwargs):
+        if path == bad.path:
+            tries.append(path)
+            raise DecodeError("invalid data found when processing input")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(FrameSampler, "frames_at", frames_at)
+    summary = pipeline.run_unit(unit)
+    assert summary["source_error"] is None
+    skipped = {s["id"]: s["reason"] for s in summary["skipped_samples"]}
+    assert swap.sample_id in skipped and f"second video {bad.id} does not decode" in skipped[swap.sample_id]
+    others = [j.sample_id for j in unit.jobs if j.secondary is None or j.secondary.id != bad.id]
+    assert others and set(others) <= set(summary["rows"])
+    assert len(tries) == 1
