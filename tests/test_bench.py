@@ -160,8 +160,12 @@ def test_tree_sampler_sums_each_worker_and_what_runs_under_it() -> None:
     import signal
     import time
 
+    from videossr.build import frames
     from videossr.build.bench import _TreeSampler
 
+    if frames._SAMPLER is not None:  # the decode child earlier tests left would count as a second "worker"
+        frames._SAMPLER.close()
+        frames._SAMPLER = None
     hold = "import time; x = bytearray(60_000_000); x[::4096] = b'1' * len(x[::4096]); time.sleep(30)"
     spawn = f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {hold!r}]); time.sleep(30)"
     worker = subprocess.Popen([sys.executable, "-c", spawn], start_new_session=True)
