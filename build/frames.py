@@ -215,8 +215,12 @@ def _decode(req: dict[str, Any], cache: dict[str, Any]) -> tuple[np.ndarray, lis
     return np.ascontiguousarray(frames, dtype=np.uint8), [float(t) for t in pts]
 
 
-def _count(req: dict[str, Any], cache: dict[str, Any]) -> int:
-    return _open(req["path"], cache).count
+def _count(req: dict[str, Any], cache: dict[str, Any]) -> dict[str, Any]:
+    video = _open(req["path"], cache)
+    span = 0.0
+    if not video.linear and len(video.pts) > 1:
+        span = float(video.pts[-1] - video.pts[0]) * video.time_base
+    return {"count": video.count, "span": span}
 
 
 def _probe(req: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +260,7 @@ def serve() -> None:
         req = json.loads(line)
         try:
             if req.get("op") == "count":
-                header: dict[str, Any] = {"ok": True, "count": _count(req, cache)}
+                header: dict[str, Any] = {"ok": True, **_count(req, cache)}
                 payload = b""
             elif req.get("op") == "probe":
                 header, payload = {"ok": True, "probe": _probe(req)}, b""
@@ -379,8 +383,13 @@ class FrameSampler:
 
     def count_frames(self, path: str, timeout: float | None = None) -> int:
         """The number of frames the decoder can actually deliver (containers often over-report)."""
+        return self.timeline(path, timeout)[0]
+
+    def timeline(self, path: str, timeout: float | None = None) -> tuple[int, float]:
+        """The frames the decoder can deliver and the seconds from the first one's timestamp to the last's
+        (0 when the stream has no usable timestamps)."""
         header, _ = self._request({"op": "count", "path": str(path)}, timeout)
-        return int(header["count"])
+        return int(header["count"]), float(header.get("span", 0.0))
 
     def frames_at(
         self,

@@ -142,11 +142,17 @@ def _video_info(source: Source, max_pixels: int, num_frames: int | None = None) 
 
 def _decodable_info(sampler: Any, source: Source, max_pixels: int) -> VideoInfo:
     """What plans are drawn on: the source's facts with the frame count the decoder actually delivers
-    (containers over-report, e.g. an AVI's null frames). Raises :class:`DecodeError` below 2 frames."""
-    decodable = sampler.count_frames(source.path)
+    (containers over-report). Where the frames that decode are spread over the whole video, as with an
+    AVI's null frames (frames dropped at capture), they are planned at their real rate, so that clips play
+    in real time; a truncated file keeps its rate (its frames are the first ones). Raises
+    :class:`DecodeError` below 2 frames."""
+    decodable, span = sampler.timeline(source.path)
     if decodable < 2:
         raise DecodeError(f"the decoder found {decodable} frames")
-    return _video_info(source, max_pixels, min(decodable, source.num_frames))
+    info = _video_info(source, max_pixels, min(decodable, source.num_frames))
+    if span > 0 and decodable < 0.9 * source.num_frames and (decodable - 1) / span < 0.9 * info.fps:
+        info = replace(info, fps=(decodable - 1) / span)
+    return info
 
 
 def _use_presentation_times(sample: Any, indices: np.ndarray, pts: np.ndarray, fps: float) -> None:

@@ -423,3 +423,50 @@ def test_swap_whose_second_video_does_not_decode_loses_that_sample_only(tmp_path
     others = [j.sample_id for j in unit.jobs if j.secondary is None or j.secondary.id != bad.id]
     assert others and set(others) <= set(summary["rows"])
     assert len(tries) == 1
+
+
+def test_frames_spread_by_null_frames_are_planned_at_their_real_rate_a_truncated_file_keeps_its_rate(
+    tmp_path,
+):
+    """An AVI whose container lists 30 fps but whose decodable frames are 10 a second (null frames between):
+    its frames are planned at 10 fps, so a clip's timeline (frame index / fps) matches the source times of
+    its frames and it plays in real time. A truncated MP4 also decodes fewer frames than it lists, but they
+    are its first ones at its own rate: planned at 24 fps as before."""
+    from videossr.build import pipeline
+    from videossr.build.recipes import MixEntry, Recipe
+    from videossr.build.render import run_ffmpeg
+    from videossr.tasks import TaskSpec
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    avi = corpus / "null.avi"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
+                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(avi)])  # fmt: skip
+    whole = tmp_path / "whole.mp4"
+    make_synthetic_video(whole, "testsrc2", width=160, height=120, fps=24, duration=8)
+    faststart = tmp_path / "faststart.mp4"
+    run_ffmpeg(["-i", str(whole), "-c", "copy", "-movflags", "+faststart", str(faststart)])
+    cut = corpus / "cut.mp4"
+    cut.write_bytes(faststart.read_bytes()[: faststart.stat().st_size * 6 // 10])
+    sources = {
+        s.id: s for s in (probe_source(sid, str(p), min_frames=54) for sid, p in discover([corpus])[0])
+    }
+    sampler = FrameSampler(60)
+    try:
+        null_info = pipeline._decodable_info(sampler, sources["null"], 64 * 48)
+        cut_info = pipeline._decodable_info(sampler, sources["cut"], 64 * 48)
+        cut_count = sampler.count_frames(sources["cut"].path)
+    finally:
+        sampler.close()
+    assert sources["null"].fps == 30 and null_info.num_frames == 120 and abs(null_info.fps - 10) < 0.1
+    assert sources["cut"].num_frames == 192 and 54 <= cut_count < 0.9 * 192 and cut_info.fps == 24
+    recipe = Recipe("null", (MixEntry(TaskSpec("counting", "easy"), 1),), max_pixels=64 * 48)
+    units = pipeline.plan_units(recipe, [sources["null"]], BuildConfig(seed=0), tmp_path / "parts")
+    summary = pipeline.run_unit(units[0])
+    assert summary["source_error"] is None and len(summary["rows"]) == 1, summary
+    import pyarrow.parquet as pq
+
+    [row] = pq.read_table(units[0].part_path).to_pylist()
+    fps, times = row["fps"][0], np.asarray(row["frame_times"][0])
+    clip_times = times[0] + np.arange(len(times)) / fps
+    assert np.max(np.abs(clip_times - times)) < 0.2  # within two source frames of real time
