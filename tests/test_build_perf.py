@@ -18,6 +18,20 @@ def _frames(n: int, h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
     return np.stack([np.roll(base[0], 3 * k, axis=1) for k in range(n)])
 
 
+def _natural_frames(n: int, width: int = 340, height: int = 192) -> np.ndarray:
+    """``n`` frames spread over Big Buck Bunny (the demo's natural clip), as the build samples them."""
+    from videossr.build.demo import natural_clip_paths
+    from videossr.build.frames import FrameSampler
+
+    [clip] = [p for p in natural_clip_paths() if p.name == "bigbuckbunny.mp4"]
+    sampler = FrameSampler(120)
+    try:
+        total = sampler.count_frames(str(clip))
+        return sampler.frames_at(str(clip), np.linspace(0, total - 1, n).round().astype(int), width, height)
+    finally:
+        sampler.close()
+
+
 def test_arrow_schema_without_datasets_equals_features() -> None:
     assert arrow_schema().equals(features().arrow_schema, check_metadata=True)
     assert features_yaml() == features()._to_yaml_list()
@@ -98,6 +112,21 @@ def test_clips_are_constrained_baseline_without_b_frames() -> None:
             PictureType.I,
             PictureType.P,
         }
+
+
+def test_clip_quality_does_not_depend_on_its_frame_rate() -> None:
+    """The same frames give the same H.264 stream whether the clip runs at 0.8, 2.5 or 12 fps (a long or a
+    short source video): x264's rate control is held at 1 fps, while the container keeps each clip's timing."""
+    import av
+
+    frames = _natural_frames(24)
+    streams = {}
+    for fps in (0.8, 2.5, 12.0):
+        with av.open(io.BytesIO(encode_clip(frames, fps))) as container:
+            stream = container.streams.video[0]
+            assert abs(float(stream.average_rate) - fps) < 1e-3 and stream.frames == 24
+            streams[fps] = [bytes(p) for p in container.demux(stream) if p.size]
+    assert streams[2.5] == streams[12.0] == streams[0.8]
 
 
 def test_redraw_reuses_decoded_frames(tmp_path, monkeypatch) -> None:
@@ -595,19 +624,11 @@ def test_every_pixel_perturbation_survives_encoding_at_the_highest_crf() -> None
     natural frames (Big Buck Bunny, 340x192): every perturbed frame the build's visibility check passes still
     differs from the clean encoded frame by at least 60 % of the change before encoding (Noise, which x264
     partly smooths, keeps about 75 %; the others about 100 %)."""
-    from videossr.build.demo import natural_clip_paths
-    from videossr.build.frames import FrameSampler
     from videossr.build.render import MAX_CRF
     from videossr.tasks.grounding import GroundingConfig
     from videossr.tasks.perturbations import PERTURBATIONS, apply_pixels
 
-    [clip] = [p for p in natural_clip_paths() if p.name == "bigbuckbunny.mp4"]
-    sampler = FrameSampler(120)
-    try:
-        total = sampler.count_frames(str(clip))
-        frames = sampler.frames_at(str(clip), np.linspace(0, total - 1, 48).round().astype(int), 340, 192)
-    finally:
-        sampler.close()
+    frames = _natural_frames(48)
     threshold = GroundingConfig().min_visible_change
     segment = range(16, 28)
     pixels = [p for p in PERTURBATIONS.values() if p.kind == "pixels"]
