@@ -77,7 +77,8 @@ def parser() -> argparse.ArgumentParser:
         "--crf",
         type=int,
         default=DEFAULT_CRF,
-        help=f"x264 CRF of the clips, 0..{MAX_CRF} (default {DEFAULT_CRF}; each +3: about 25 %% fewer bytes, 1 dB lower PSNR)",
+        help=f"x264 CRF of the clips, 0..{MAX_CRF} (default {DEFAULT_CRF}; "
+        "each +3: about 25 %% fewer bytes, 1 dB lower PSNR)",
     )
     p.add_argument(
         "--decode-timeout", type=float, default=120.0, help="seconds before a decode call is abandoned"
