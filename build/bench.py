@@ -203,8 +203,10 @@ def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str
     import numpy as np
     from videossr.build.frames import worker_sampler
     from videossr.build.pipeline import (
+        MAX_ATTEMPTS,
         BuildConfig,
         _decodable_info,
+        _frame_indices,
         min_source_frames,
         plan_units,
         sample_rng,
@@ -227,14 +229,12 @@ def floor_plans(sources_dir: Path, per_family: int, seed: int) -> list[tuple[str
         info = _decodable_info(sampler, unit.source, unit.max_pixels)  # as run_unit plans
         wanted = []
         for job in unit.jobs:
-            for attempt in range(3):
+            for attempt in range(MAX_ATTEMPTS):
                 try:
                     plan = plan_sample(job.spec, info, sample_rng(seed, unit.dataset, job.index, attempt))
                 except SampleRejected:
                     continue
-                wanted.append(
-                    np.clip(np.rint(plan.times * info.fps).astype(np.int64), 0, info.num_frames - 1)
-                )
+                wanted.append(_frame_indices(plan.times, info))
                 break
         idx = np.unique(np.concatenate(wanted)).tolist() if wanted else []
         out.append((unit.source.path, idx, info.width, info.height))
