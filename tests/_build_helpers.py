@@ -27,6 +27,17 @@ def make_corpus(root: Path, duration: float = 6.0) -> Path:
     return root
 
 
+def make_null_frame_avi(path: Path, lavfi: str = "testsrc") -> Path:
+    """A 12 s 160x120 MPEG-4 AVI whose container lists 30 fps (360 frames) while only every third frame is
+    stored (AVI null frames, as from frames dropped at capture): 120 frames decode, 10 a second."""
+    from videossr.build.render import run_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(["-f", "lavfi", "-i", f"{lavfi}=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
+                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(path)])  # fmt: skip
+    return path
+
+
 def small_recipe(name: str = "mini", max_pixels: int = 96 * 96) -> Recipe:
     """Every task family and the perturbation kinds with special timelines (pixels, reorder, speed, swap)."""
     specs = [

@@ -115,15 +115,13 @@ def test_sources_option_links_a_folder_of_your_own_videos(tmp_path) -> None:
 def test_floor_plans_frames_the_decoder_delivers(tmp_path) -> None:
     """An AVI with null frames (a container count three times what decodes) is planned, like the build plans
     it, on the frames the decoder delivers: the floor asks for none past the end and spans the whole video."""
+    from _build_helpers import make_null_frame_avi
     from videossr.build.bench import floor_plans
     from videossr.build.frames import FrameSampler
-    from videossr.build.render import run_ffmpeg
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    video = corpus / "nullframes.avi"
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
-                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(video)])  # fmt: skip
+    video = make_null_frame_avi(corpus / "nullframes.avi")
     sampler = FrameSampler(60)
     try:
         decodable = sampler.count_frames(str(video))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _build_helpers import small_recipe, tree_digest
+from _build_helpers import make_null_frame_avi, small_recipe, tree_digest
 from _reliability_helpers import EXPECTED, make_messy_corpus
 from videossr.build import repo as repo_mod
 from videossr.build.frames import DecodeError, FrameSampler
@@ -362,13 +362,11 @@ def test_swap_with_a_second_video_that_has_null_frames_plans_on_its_decodable_fr
     Swap sample, where asking for frames past its end failed the whole unit."""
     from videossr.build import pipeline
     from videossr.build.recipes import MixEntry, Recipe
-    from videossr.build.render import run_ffmpeg
     from videossr.tasks import TaskSpec
 
     corpus = tmp_path / "corpus"
     make_synthetic_video(corpus / "a.mp4", "testsrc2", width=160, height=120, fps=24, duration=6)
-    run_ffmpeg(["-f", "lavfi", "-i", "mandelbrot=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
-                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(corpus / "b.avi")])  # fmt: skip
+    make_null_frame_avi(corpus / "b.avi", "mandelbrot")
     sources = [probe_source(sid, str(p), min_frames=54) for sid, p in discover([corpus])[0]]
     avi = next(s for s in sources if s.id == "b")
     sampler = FrameSampler(60)
@@ -439,9 +437,7 @@ def test_frames_spread_by_null_frames_are_planned_at_their_real_rate_a_truncated
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    avi = corpus / "null.avi"
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
-                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(avi)])  # fmt: skip
+    make_null_frame_avi(corpus / "null.avi", "testsrc2")
     whole = tmp_path / "whole.mp4"
     make_synthetic_video(whole, "testsrc2", width=160, height=120, fps=24, duration=8)
     faststart = tmp_path / "faststart.mp4"
