@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ log = logging.getLogger("videossr.build")
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with up to 4 workers those are done
+UNITS_IN_FLIGHT = 256  # units submitted to Dask at once, at least (8 per worker thread on larger clusters)
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
 PIPELINE_VERSION = 13  # bump when a change alters what a unit produces (invalidates resumable parts)
 
@@ -518,10 +520,15 @@ def _fallbacks(order: list[Source], position: int, exclude: set[str]) -> tuple[S
     second decode of a 1080p source, 3 s, in 2 of 4 fallbacks on the natural bench corpus). Rows do not depend
     on which worker ran what or when (the same sources and frames either way); only the time does."""
     n, d = len(order), FALLBACK_DISTANCE
-    before = [order[position - k] for k in range(d, position + 1)]
-    near = [order[position - k] for k in range(min(d - 1, position), 0, -1)]
-    later = [order[k] for k in range(n - 1, position, -1)]
-    return tuple([s for s in before + near + later if s.id not in exclude][:FALLBACKS])
+    # Candidate positions are walked lazily: a unit looks at FALLBACKS + len(exclude) of them at most, where
+    # building the whole candidate list made planning quadratic (94 s for VideoSSR-30K's 30,000 sources).
+    candidates = itertools.chain(
+        range(position - d, -1, -1),
+        range(position - min(d - 1, position), position),
+        range(n - 1, position, -1),
+    )
+    chosen = (s for s in map(order.__getitem__, candidates) if s.id not in exclude)
+    return tuple(itertools.islice(chosen, FALLBACKS))
 
 
 def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts_dir: Path) -> list[Unit]:
@@ -539,11 +546,13 @@ def plan_units(recipe: Recipe, sources: list[Source], config: BuildConfig, parts
     dealt = [item for items in by_entry.values() for item in items]
     by_source: dict[str, list[SampleJob]] = {}
     for cursor, (index, spec) in enumerate(dealt):
-        src = order[cursor % len(order)]
+        at = cursor % len(order)
+        src = order[at]
         secondary = None
         if spec.task == "grounding" and spec.subtype == "Swap" and len(order) > 1:
-            others = [s for s in order if s.id != src.id]
-            secondary = others[int(sample_rng(config.seed, recipe.name, index, 99).integers(len(others)))]
+            # The k-th of the other sources in order (source ids are unique), without listing them per sample.
+            k = int(sample_rng(config.seed, recipe.name, index, 99).integers(len(order) - 1))
+            secondary = order[k if k < at else k + 1]
         sample_id = f"{spec.task}-{spec.subtype}-{index:06d}"
         by_source.setdefault(src.id, []).append(SampleJob(index, sample_id, spec, secondary))
     lookup = {s.id: s for s in sources}
@@ -602,21 +611,42 @@ def _run_units(
     ]
     todo = [u for u in units if not (u.marker_path.exists() and u.part_path.exists())]
 
-    def count(summary: dict[str, Any]) -> None:
-        bar.update(len(summary["rows"]) + len(summary["skipped_samples"]))
-        bar.set_postfix(done=sum(len(s["rows"]) for s in summaries),
-                        skipped=sum(len(s["skipped_samples"]) for s in summaries))  # fmt: skip
+    totals = {"done": 0, "skipped": 0}  # running sums: summing all summaries per unit was quadratic
 
-    for summary in list(summaries):
+    def count(summary: dict[str, Any]) -> None:
+        totals["done"] += len(summary["rows"])
+        totals["skipped"] += len(summary["skipped_samples"])
+        bar.update(len(summary["rows"]) + len(summary["skipped_samples"]))
+        bar.set_postfix(totals)
+
+    for summary in summaries:
         count(summary)
-    # Submitted with falling priority: the scheduler hands units out in plan order (largest first).
-    futures = [client.submit(run_unit, u, pure=False, retries=retries, priority=len(todo) - k)
-               for k, u in enumerate(todo)]  # fmt: skip
-    for fut in as_completed(futures):
+    # Submitted in plan order (largest first) with falling priority, at most ``window`` at a time: every
+    # submitted task costs the driver (Dask's client and scheduler) about 20 KB, 600 MB for VideoSSR-30K's
+    # 30,000 units submitted at once; a window keeps the driver flat however many units there are.
+    window = max(UNITS_IN_FLIGHT, 8 * _cluster_threads(client))
+    queued = iter(enumerate(todo))
+    running = as_completed(loop=client.loop)
+
+    def submit(how_many: int) -> None:
+        for k, u in itertools.islice(queued, how_many):
+            running.add(client.submit(run_unit, u, pure=False, retries=retries, priority=len(todo) - k))
+
+    submit(window)
+    for fut in running:
         summaries.append(fut.result())
         count(summaries[-1])
         fut.release()
+        submit(1)
     return summaries
+
+
+def _cluster_threads(client: Any) -> int:
+    """Worker threads of the cluster now (0 if the scheduler cannot say)."""
+    try:
+        return sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+    except Exception:  # an old or unreachable scheduler: the floor of the window applies
+        return 0
 
 
 def regroup_units(jobs: list[SampleJob], sources: list[Source], template: Unit) -> list[Unit]:
