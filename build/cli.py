@@ -18,7 +18,8 @@ examples:
   python build/run.py --sources list.txt --recipe my_mix.yaml --num-samples 500
   python build/run.py --sources /data/videos --scheduler tcp://scheduler:8786   # an existing Dask cluster
 
-Re-running the same command resumes: finished units are kept under <out>/<dataset>/.work/.
+Re-running the same command resumes: finished units are kept under <out>/<dataset>/.work/, and
+unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl).
 """
 
 

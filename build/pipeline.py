@@ -43,7 +43,7 @@ from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
 from .repo import ArrowRow, atomic_write_text, finalize_repo, render_row
 from .schema import arrow_schema
-from .sources import Skipped, Source, dedupe, discover, probe_source
+from .sources import ProbeCache, Skipped, Source, dedupe, discover, probe_source
 
 log = logging.getLogger("videossr.build")
 
@@ -51,6 +51,7 @@ MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with up to 4 workers those are done
 UNITS_IN_FLIGHT = 256  # units submitted to Dask at once, at least (8 per worker thread on larger clusters)
+PROBE_CACHE = Path(".videossr-cache") / "probe.jsonl"  # under --out-dir, beside the dataset folders
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
 PIPELINE_VERSION = 13  # bump when a change alters what a unit produces (invalidates resumable parts)
 
@@ -800,23 +801,39 @@ def build(
     finalizing: list[Future] = []
     versions = finalizer.submit(_tool_versions)  # for the manifests (~0.1 s: ffmpeg -version, imports)
     try:
+        # Sources probed by an earlier run (unchanged files) are not hashed and opened again.
+        cache = ProbeCache(Path(config.out_dir) / PROBE_CACHE)
+        probed: list[Source] = []
+        to_probe: list[tuple[str, Path]] = []
+        for sid, path in pairs:
+            hit = cache.get(sid, path, min_frames)
+            if hit is not None:
+                probed.append(hit)
+            else:
+                to_probe.append((sid, path))
         # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
         n_workers = max(1, len(client.client.scheduler_info().get("workers", {})))
-        size = max(1, min(16, -(-len(pairs) // (4 * n_workers))))
-        batches = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+        size = max(1, min(16, -(-len(to_probe) // (4 * n_workers))))
+        batches = [to_probe[i : i + size] for i in range(0, len(to_probe), size)]
         futures = client.client.map(probe_batch, [[(s, str(p)) for s, p in b] for b in batches], min_frames=min_frames,
                                     pure=False, retries=config.retries)  # fmt: skip
-        probed: list[Source] = []
-        for result in client.client.gather(futures):
-            for item in result:
+        for (
+            future
+        ) in futures:  # in order; each batch is remembered as it comes, so an interrupted run keeps it
+            fresh = []
+            for item in future.result():
                 kind = item.pop("kind")
                 if kind == "source":
-                    probed.append(Source(**item))
+                    fresh.append(Source(**item))
                 else:
                     skipped.append(Skipped(**item))
+            future.release()
+            probed += fresh
+            cache.add(fresh)
         sources, dupes = dedupe(probed)
         skipped += dupes
-        say(f"[build] {len(sources)} usable sources, {len(skipped)} skipped")
+        earlier = f" ({cache.hits} probed by an earlier run)" if cache.hits else ""
+        say(f"[build] {len(sources)} usable sources{earlier}, {len(skipped)} skipped")
         assignment = split_sources(sources, recipes)
 
         for recipe in recipes:

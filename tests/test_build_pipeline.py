@@ -29,10 +29,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_corpus(tmp_path_factory.mktemp("corpus"), duration=12.0)
 
 
-def _build(corpus: Path, out: Path, seed: int = SEED):
+def _build(corpus: Path, out: Path, seed: int = SEED, said: list[str] | None = None):
     recipes = [small_recipe("mini"), small_recipe("mini-bench").scaled(4)]
     return build(recipes, [corpus], BuildConfig(out_dir=out, seed=seed, workers=2, progress=False),
-                 on_progress=lambda m: None)  # fmt: skip
+                 on_progress=(said.append if said is not None else lambda m: None))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -211,9 +211,15 @@ def test_same_seed_same_bytes_and_resume_equals_uninterrupted(corpus, built, tmp
         p.with_suffix(".json").unlink()
     shutil.rmtree(other / "mini" / "data")
     (other / "mini" / "README.md").unlink()
-    _build(corpus, other)
+    said: list[str] = []
+    _build(corpus, other, said=said)
     assert tree_digest(other / "mini") == reference
     assert {p: p.stat().st_mtime_ns for p in kept} == kept  # finished work was not redone
+    # Nor was probing: every source comes from the first run's probe cache, beside the dataset folders.
+    usable = next(m for m in said if "usable sources" in m)
+    n = int(usable.split()[1])
+    assert n >= 2 and f"({n} probed by an earlier run)" in usable
+    assert (other / ".videossr-cache" / "probe.jsonl").is_file()
 
 
 def test_rebuild_with_another_seed_is_seen_by_load_dataset(corpus, built, tmp_path):

@@ -124,6 +124,49 @@ def test_sources_are_probed_by_their_decoder_as_ffprobe_reads_them(messy):
     assert {"odd/rotated_phone", "odd/vfr", "odd/hevc", "odd/vp9", "odd/ten_bit"} <= set(checked)
 
 
+def test_probe_cache_serves_unchanged_files_and_probes_changed_ones_again(tmp_path):
+    """A source probed by an earlier run is served from ``<out>/.videossr-cache/probe.jsonl`` while its path,
+    size and modification time hold (under its id of this run); a changed file, a larger frame minimum,
+    another probe version or a torn line sends it back to the probe."""
+    from videossr.build.sources import ProbeCache
+
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for path in (a, b):
+        make_synthetic_video(path, "testsrc2", width=64, height=48, fps=10, duration=6)
+    cache_path = tmp_path / "out" / ".videossr-cache" / "probe.jsonl"
+    probed = [probe_source(p.stem, p, min_frames=54) for p in (a, b)]
+    assert all(isinstance(s, Source) for s in probed)
+    ProbeCache(cache_path).add(probed)
+
+    cache = ProbeCache(cache_path)
+    hit = cache.get("renamed/a", a, min_frames=54)
+    assert hit == Source(**{**probed[0].to_dict(), "id": "renamed/a"}) and cache.hits == 1
+    assert cache.get("a", a, min_frames=probed[0].num_frames + 1) is None  # too short for this run's recipes
+    os.utime(b, ns=(b.stat().st_atime_ns, b.stat().st_mtime_ns + 10**9))  # touched: probed again
+    assert cache.get("b", b, min_frames=54) is None
+    assert cache.get("c", tmp_path / "missing.mp4", min_frames=54) is None
+
+    # An interrupted append leaves a torn line: it is skipped, and the next append starts on a new line.
+    with open(cache_path, "a") as f:
+        f.write('{"key": "torn')
+    again = ProbeCache(cache_path)
+    assert again.get("a", a, min_frames=54) is not None and again.get("b", b, min_frames=54) is None
+    again.add([probe_source("b", b, min_frames=54)])
+    reread = ProbeCache(cache_path)
+    assert reread.get("a", a, min_frames=54) and reread.get("b", b, min_frames=54)
+    lines = cache_path.read_text().splitlines()
+    assert lines[-2:][0] == '{"key": "torn' and json.loads(lines[-1])["key"].startswith(str(b))
+
+    # A cache written by another probe version is ignored, then rewritten with this version's entries only.
+    lines = cache_path.read_text().splitlines()
+    cache_path.write_text("\n".join([json.dumps({"av": "0.0", "probe_cache": 0}), *lines[1:]]) + "\n")
+    old = ProbeCache(cache_path)
+    assert old.get("a", a, min_frames=54) is None
+    old.add([probe_source("a", a, min_frames=54)])
+    assert ProbeCache(cache_path).get("a", a, min_frames=54) is not None
+    assert ProbeCache(cache_path).get("b", b, min_frames=54) is None
+
+
 def test_rotated_phone_video_frames_come_out_upright(messy):
     path = messy / "odd/rotated_phone.mp4"
     info = probe_source("odd/rotated_phone", path)  # what the build turns frames by
