@@ -208,6 +208,7 @@ class ProbeCache:
         self.header = {"probe_cache": PROBE_CACHE_VERSION, "av": _decoder_version()}
         self.entries: dict[str, dict] = {}
         self.hits = 0
+        self._appending = False  # this run has written the file: append without looking
         if path is None or not path.is_file():
             return
         with open(path, encoding="utf-8") as f:
@@ -259,23 +260,35 @@ class ProbeCache:
             lines.append(json.dumps({"key": key, "source": fields}, sort_keys=True))
         if not lines:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not self.path.is_file() or self._stale_header()
-        if fresh:
-            lines = [json.dumps(self.header, sort_keys=True)] + [
-                json.dumps({"key": k, "source": v}, sort_keys=True) for k, v in self.entries.items()
-            ]
-        elif self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n"):
-            lines.insert(0, "")  # end a torn last line first
+        fresh = False
+        if not self._appending:  # the first add of this run looks at the file once
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = self._stale_header()
+            if fresh:
+                lines = [json.dumps(self.header, sort_keys=True)] + [
+                    json.dumps({"key": k, "source": v}, sort_keys=True) for k, v in self.entries.items()
+                ]
+            elif not self._ends_with_newline():
+                lines.insert(0, "")  # end a torn last line first
         with open(self.path, "w" if fresh else "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
+        self._appending = True
 
     def _stale_header(self) -> bool:
+        """No file yet, or one another probe wrote."""
         try:
             with open(self.path, encoding="utf-8") as f:  # type: ignore[arg-type]
                 return json.loads(f.readline()) != self.header
         except (OSError, ValueError):
             return True
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:  # type: ignore[arg-type]
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return True
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
 
 
 def _scrub(message: str, path: Path) -> str:
