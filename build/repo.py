@@ -277,10 +277,17 @@ def write_shards(
     )
 
 
+def open_shard(path: str | os.PathLike) -> pq.ParquetFile:
+    """A shard opened for reading its rows in order: one row group in memory at a time. (pyarrow's default
+    pre-buffering makes ``iter_batches`` read every row group of the file up front: a 458 MB shard held 440 MB
+    of Arrow memory while its rows were read, 16 MB without.)"""
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
 def iter_repo_rows(out_dir: str | os.PathLike, columns: list[str] | None = None) -> Iterator[dict]:
     """Read rows back from a written repo with pyarrow (no torch), config by config, shard by shard."""
     for shard in sorted(Path(out_dir).glob("data/*/*.parquet")):
-        pf = pq.ParquetFile(shard)
+        pf = open_shard(shard)
         for batch in pf.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
             yield from batch.to_pylist()
 

@@ -70,6 +70,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.build.frames import DecodeError, FrameSampler
 from videossr.build.render import FFmpegError, ProbeResult, run_ffmpeg
+from videossr.build.repo import open_shard
 from videossr.build.schema import COLUMNS, clip_filename
 from videossr.tasks import counting, grounding, jigsaw
 from videossr.tasks.parsing import parse_counts, parse_interval, parse_permutation
@@ -1367,7 +1368,7 @@ def verify_repo(
         for path, rel in zip(shard_paths, shards):
             shard_rows[rel], shard_keys[rel] = 0, Counter()
             try:
-                pf = pq.ParquetFile(path)
+                pf = open_shard(path)
             except Exception as exc:
                 report.add("schema", rel, f"is not a readable parquet file: {exc}")
                 continue

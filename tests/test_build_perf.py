@@ -714,3 +714,32 @@ def test_every_pixel_perturbation_survives_encoding_at_the_highest_crf() -> None
                 continue  # the build rejects such a frame before encoding
             kept = np.abs(after[i] - clean[i]).mean() / change
             assert kept >= 0.6, f"{pert.name} frame {i}: {kept:.2f} of its change survives CRF {MAX_CRF}"
+
+
+def test_shard_rows_are_read_a_batch_at_a_time_not_the_whole_file(tmp_path) -> None:
+    """Reading a shard's rows back (``iter_repo_rows``, and verify through ``open_shard``) holds about one batch
+    of Arrow memory (64 rows), not the file: pyarrow's default pre-buffering read all of a 458 MB shard up
+    front."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from videossr.build.repo import iter_repo_rows, open_shard
+
+    shard = tmp_path / "data" / "t-s" / "train-00000-of-00001.parquet"
+    shard.parent.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    n, size = 160, 256 << 10  # a 40 MiB shard in row groups of 16 rows (4 MiB, as the build writes them)
+    table = pa.table({"id": [f"r{k}" for k in range(n)], "blob": [rng.bytes(size) for _ in range(n)]})
+    pq.write_table(table, shard, row_group_size=16, compression="none")
+    del table
+
+    def most_held(rows) -> int:
+        base, most, count = pa.total_allocated_bytes(), 0, 0
+        for _ in rows:
+            most, count = max(most, pa.total_allocated_bytes() - base), count + 1
+        assert count == n
+        return most
+
+    # A batch of 64 rows is 16 MiB (about 24 MiB held with its row groups); pre-buffered, 60 MiB.
+    assert most_held(iter_repo_rows(tmp_path)) < 36 << 20
+    pf = open_shard(shard)
+    assert most_held(r for b in pf.iter_batches(batch_size=64) for r in b.to_pylist()) < 36 << 20
