@@ -194,3 +194,24 @@ def test_ratios_are_medians_of_each_runs_ratio() -> None:
     assert _paired_ratio(builds, floors, "wall") == 2.0
     assert _paired_ratio(builds, floors, "t_units", "wall") == 1.6
     assert math.isnan(_paired_ratio(builds, floors, "cpu"))
+
+
+def test_bench_scale_smoke_reports_each_size_and_the_rerun(tmp_path: Path) -> None:
+    """``build/bench_scale.py`` on two tiny sizes: each is built (one sample per source), re-run from the
+    finished output with every source served by the probe cache, and compared (no timing is asserted)."""
+    out = tmp_path / "scale.json"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "build/bench_scale.py", "--sizes", "6,12", "--workers", "1",
+         "--cache-dir", str(tmp_path / "cache"), "--work-dir", str(tmp_path / "work"), "--json", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert [f["n"] for f in figures["sizes"]] == [6, 12]
+    for fig in figures["sizes"]:
+        assert fig["build"]["rows"] == fig["build"]["requested"] == fig["n"]
+        assert fig["rerun"]["rows"] == fig["n"] and fig["rerun"]["probe_cached"] == fig["n"]
+        assert fig["build"]["driver_peak"] > 0 and fig["build"]["worker_peak"] > 0
+    assert "12 vs 6 sources (2x): time per unit x" in proc.stdout
+    assert len(list((tmp_path / "cache").rglob("*.mp4"))) >= 12
