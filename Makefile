@@ -1,5 +1,5 @@
 # VideoSSR: the two commands are `make demo` (build the embedded demo datasets) and `make test`.
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-scale clean
 
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
@@ -21,6 +21,9 @@ lint: setup
 
 bench: setup
 	$(PY) build/bench.py
+
+bench-scale: setup
+	$(PY) build/bench_scale.py
 
 clean:
 	rm -rf videossr-30k viubench outputs .pytest_cache .ruff_cache
