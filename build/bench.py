@@ -750,10 +750,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def child_entry(argv: list[str], run: Any) -> bool:
+    """``--_child-build SPEC RESULT``: a build measured in a fresh process (``run(spec)`` -> figures, written
+    to RESULT). True when ``argv`` was such a call."""
+    if argv[:1] != ["--_child-build"]:
+        return False
+    Path(argv[2]).write_text(json.dumps(run(json.loads(argv[1]))))
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--_child-build"]:
-        Path(argv[2]).write_text(json.dumps(child_build(json.loads(argv[1]))))
+    if child_entry(argv, child_build):
         return 0
     args = parse_args(argv)
     tmp = None

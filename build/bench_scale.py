@@ -157,9 +157,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from videossr.build.bench import child_entry
+
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--_child-build"]:
-        Path(argv[2]).write_text(json.dumps(child_build(json.loads(argv[1]))))
+    if child_entry(argv, child_build):
         return 0
     args = parse_args(argv)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="videossr-bench-scale-"))
