@@ -817,9 +817,8 @@ def build(
         batches = [to_probe[i : i + size] for i in range(0, len(to_probe), size)]
         futures = client.client.map(probe_batch, [[(s, str(p)) for s, p in b] for b in batches], min_frames=min_frames,
                                     pure=False, retries=config.retries)  # fmt: skip
-        for (
-            future
-        ) in futures:  # in order; each batch is remembered as it comes, so an interrupted run keeps it
+        # In order; each batch is remembered as it comes in, so an interrupted probe phase keeps its work.
+        for future in futures:
             fresh = []
             for item in future.result():
                 kind = item.pop("kind")
