@@ -410,14 +410,9 @@ def run_build(args: argparse.Namespace, sources: Path, out: Path, workers: int, 
     shutil.rmtree(out, ignore_errors=True)
     spec = {"sources": str(sources), "out": str(out), "workers": workers, "per_family": per_family,
             "num_sources": args.num_videos, "seed": args.seed, "crf": args.crf}  # fmt: skip
-    res_file = out.parent / f".{out.name}-result.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_child-build", json.dumps(spec), str(res_file)]
     c0 = _cpu_children()
-    subprocess.run(cmd, check=True)
-    cpu = _cpu_children() - c0
-    res = json.loads(res_file.read_text())
-    res["cpu"] = cpu
-    res_file.unlink()
+    res = run_child(Path(__file__), spec, out.parent / f".{out.name}-result.json")
+    res["cpu"] = _cpu_children() - c0
     res.update(phases(res["stamps"], res["wall"]))
     res.update(repo_sizes(out / "bench"))
     return res
@@ -757,6 +752,15 @@ def child_entry(argv: list[str], run: Any) -> bool:
         return False
     Path(argv[2]).write_text(json.dumps(run(json.loads(argv[1]))))
     return True
+
+
+def run_child(script: Path, spec: dict[str, Any], res_file: Path) -> dict[str, Any]:
+    """Run ``script --_child-build SPEC RESULT`` (see :func:`child_entry`) in a fresh process; its figures."""
+    cmd = [sys.executable, str(script.resolve()), "--_child-build", json.dumps(spec), str(res_file)]
+    subprocess.run(cmd, check=True)
+    res = json.loads(res_file.read_text())
+    res_file.unlink()
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -118,15 +117,6 @@ def child_build(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_child(spec: dict[str, Any], work: Path) -> dict[str, Any]:
-    res_file = work / ".scale-result.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_child-build", json.dumps(spec), str(res_file)]
-    subprocess.run(cmd, check=True)
-    res = json.loads(res_file.read_text())
-    res_file.unlink()
-    return res
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python build/bench_scale.py",
@@ -173,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:
+    from videossr.build.bench import run_child
+
     files = make_tiny_corpus(max(args.sizes), Path(args.cache_dir))
+    result = work / ".scale-result.json"
     print(f"[scale] sizes {args.sizes}; {args.workers} workers; tiny sources {TINY}", flush=True)
     results = []
     for n in args.sizes:
@@ -182,10 +175,10 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         out = work / f"out-{n}"
         shutil.rmtree(out, ignore_errors=True)
         spec = {"n": n, "sources": str(listing), "out": str(out), "workers": args.workers}
-        fig = {"n": n, "build": run_child(spec, work)}
+        fig = {"n": n, "build": run_child(Path(__file__), spec, result)}
         print(f"[scale] N={n}: build {fig['build']['wall']:.1f} s ({fig['build']['rows']} rows)", flush=True)
         if not args.no_rerun:
-            fig["rerun"] = run_child(spec, work)
+            fig["rerun"] = run_child(Path(__file__), spec, result)
             print(f"[scale] N={n}: re-run {fig['rerun']['wall']:.1f} s", flush=True)
         results.append(fig)
         shutil.rmtree(out, ignore_errors=True)
