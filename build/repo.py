@@ -278,7 +278,7 @@ def write_shards(
 
 
 def open_shard(path: str | os.PathLike) -> pq.ParquetFile:
-    """A shard opened for reading its rows in order: one row group in memory at a time. (pyarrow's default
+    """A shard opened for reading its rows in order: only the batch being read is in memory. (pyarrow's default
     pre-buffering makes ``iter_batches`` read every row group of the file up front: a 458 MB shard held 440 MB
     of Arrow memory while its rows were read, 16 MB without.)"""
     return pq.ParquetFile(path, pre_buffer=False)
