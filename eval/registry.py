@@ -112,6 +112,7 @@ class BenchmarkSpec:
     verified: str = ""
     version: str = "1.0"
     extra: dict = field(default_factory=dict)
+    revision: str = "main"  # the Hub revision of ``hub_id`` the adapter is written for
 
 
 def _mc(
