@@ -17,7 +17,7 @@ import stat
 import tarfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -108,7 +108,7 @@ def _listing(archive: Path) -> Iterator[tuple[str, int, object, bool]]:
                 yield info.name, info.size, info, info.isreg()
 
 
-def _copy(src: IO[bytes], dst: Path, declared: int) -> int:
+def _copy(src: IO[bytes], dst: Path, declared: int, progress: Callable[[int], object]) -> int:
     """Copy at most ``declared`` bytes; more means the archive lies about the member's size."""
     written = 0
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -118,24 +118,36 @@ def _copy(src: IO[bytes], dst: Path, declared: int) -> int:
             if written > declared:
                 raise ArchiveError(f"member {dst.name} is larger than its declared {declared} bytes")
             out.write(chunk)
+            progress(len(chunk))
     return written
 
 
 def _write(archive: Path, members: list[Member], staging: Path) -> int:
+    from tqdm.auto import tqdm
+
     total = 0
-    if archive.name.lower().endswith(".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            for m in members:
-                with zf.open(m.ref) as src:  # type: ignore[arg-type]
-                    total += _copy(src, staging / m.name, m.size)
-    else:
-        with tarfile.open(archive) as tf:
-            for m in members:
-                src = tf.extractfile(m.ref)  # type: ignore[arg-type]
-                if src is None:
-                    raise ArchiveError(f"member {m.name} cannot be read")
-                with src:
-                    total += _copy(src, staging / m.name, m.size)
+    bar = tqdm(
+        total=sum(m.size for m in members),
+        unit="B",
+        unit_scale=True,
+        leave=False,
+        disable=None,
+        desc=f"extracting {archive.name}",
+    )
+    with bar:
+        if archive.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                for m in members:
+                    with zf.open(m.ref) as src:  # type: ignore[arg-type]
+                        total += _copy(src, staging / m.name, m.size, bar.update)
+        else:
+            with tarfile.open(archive) as tf:
+                for m in members:
+                    src = tf.extractfile(m.ref)  # type: ignore[arg-type]
+                    if src is None:
+                        raise ArchiveError(f"member {m.name} cannot be read")
+                    with src:
+                        total += _copy(src, staging / m.name, m.size, bar.update)
     return total
 
 

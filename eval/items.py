@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,7 @@ def _failed(bench: str, kind: str, row: Row, reason: str, meta: dict[str, Any]) 
     )
 
 
-def _resolve(item: Item, locate, finder: VideoFinder) -> None:
+def _resolve(item: Item, locate: Callable[[str, Item, VideoFinder], VideoRef], finder: VideoFinder) -> None:
     """Point every unresolved video of ``item`` at a file, or record why it cannot be found."""
     for i, ref in enumerate(item.videos):
         if ref.resolved:
@@ -184,7 +185,7 @@ def load_benchmark(
     extract_dir = Path(cache_dir) / "videos" / spec.name if cache_dir is not None else None
     finder = VideoFinder.for_source(source, video_root, extract_dir, max_extract_bytes)
     items: list[Item] = []
-    excluded: Counter = Counter()
+    excluded: Counter[str] = Counter()
     seen: set[str] = set()
     for row in adapter.read(source):
         try:
