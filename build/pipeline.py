@@ -53,7 +53,7 @@ FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with u
 UNITS_IN_FLIGHT = 256  # units submitted to Dask at once, at least (8 per worker thread on larger clusters)
 PROBE_CACHE = Path(".videossr-cache") / "probe.jsonl"  # under --out-dir, beside the dataset folders
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
-PIPELINE_VERSION = 13  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 14  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
