@@ -15,7 +15,8 @@ lost frames once is never decoded with skipping again while the child keeps it o
 Decoders can hang or leak on malformed files, so decoding never runs in the builder's own process: a
 long-lived child (one per builder worker) serves decode requests over pipes. A request that takes longer
 than its timeout, or a child that dies, is reported as a :class:`DecodeError` and the child is restarted;
-the build goes on. The child is also recycled every ``RECYCLE_AFTER`` requests to bound leaks.
+the build goes on. The child is also recycled every ``RECYCLE_AFTER`` requests to bound leaks. It parses
+untrusted media, so it runs without the credentials in the builder's environment (:func:`decoder_env`).
 
 Frames come out upright (turned by the rotation metadata; checked against ffmpeg's autorotate in the
 tests), downscaled with the aspect kept to even sizes of at most ``max_pixels`` pixels.
@@ -27,10 +28,12 @@ import contextlib
 import json
 import math
 import os
+import re
 import select
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -313,6 +316,19 @@ def serve() -> None:
 # Parent side
 
 
+# Environment variables a process that parses untrusted media does not get: Hub, API and cloud credentials,
+# and the SSH agent.
+SECRET_NAME = re.compile(
+    r"TOKEN|API_?KEY|SECRET|PASSW|CREDENTIAL|ACCESS_KEY|KEY_ID|PRIVATE_KEY|AUTH|_KEY$", re.I
+)
+
+
+def decoder_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the variables whose names say they hold a credential (``HF_TOKEN``,
+    ``OPENAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``SSH_AUTH_SOCK``...)."""
+    return {k: v for k, v in environ.items() if not SECRET_NAME.search(k)}
+
+
 class FrameSampler:
     """Client of one decode child. Not thread-safe; each builder worker process holds its own."""
 
@@ -323,7 +339,7 @@ class FrameSampler:
         self.last_pts: np.ndarray | None = None  # presentation times of the last frames_at call
 
     def _start(self) -> subprocess.Popen:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+        env = dict(decoder_env(os.environ), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
         return subprocess.Popen(
             [sys.executable, "-c", "from videossr.build.frames import serve; serve()"],
             stdin=subprocess.PIPE,
@@ -454,8 +470,6 @@ class FrameSampler:
 
 def _scrub_paths(message: str, path: str) -> str:
     """Decoder errors go into manifests: drop paths and the decoder's wall-clock stamps ([21:24:29])."""
-    import re
-
     if path:
         message = message.replace(path, "<source>")
     message = re.sub(r"\[\d{1,2}:\d{2}:\d{2}\]\s*", "", message)

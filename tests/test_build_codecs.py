@@ -1,9 +1,11 @@
 """Every decodable video is used (issue 17): one short clip per codec the system's ffmpeg encodes gives the
-frames a plain sequential decode gives, for build-like plans, and a build over them skips none."""
+frames a plain sequential decode gives, for build-like plans, and a build over them skips none. The decode
+child runs without the builder's credentials."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import av
@@ -96,3 +98,31 @@ def test_a_build_over_every_codec_uses_every_source(codec_clips, tmp_path):
     assert manifest["skipped_sources"] == [] and manifest["skipped_samples"] == []
     assert set(manifest["sources"]) == {sid for sid, _ in discover([folder])[0]}
     assert result.datasets[0].built == 2 * len(CODECS)
+
+
+def test_the_decode_child_runs_without_credentials(codec_clips, monkeypatch):
+    secrets = {
+        "HF_TOKEN": "hf_secret",
+        "HUGGING_FACE_HUB_TOKEN": "hf_old",
+        "OPENAI_API_KEY": "sk-secret",
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "AWS_SESSION_TOKEN": "aws-session",
+        "GITHUB_TOKEN": "ghp",
+        "ANTHROPIC_API_KEY": "sk-ant",
+        "SSH_AUTH_SOCK": "/tmp/agent.sock",
+    }
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("VIDEOSSR_HARMLESS", "kept")
+    sampler = FrameSampler(timeout=60)
+    try:
+        sampler.count_frames(str(codec_clips["h264.mp4"]))  # starts the child
+        assert sampler.proc is not None
+        raw = Path(f"/proc/{sampler.proc.pid}/environ").read_bytes()
+    finally:
+        sampler.close()
+    env = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+    assert not set(secrets) & set(env)
+    assert not any(value in raw.decode() for value in secrets.values())
+    assert env["VIDEOSSR_HARMLESS"] == "kept" and env["PATH"] == os.environ["PATH"]
