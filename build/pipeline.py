@@ -43,7 +43,7 @@ from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
 from .repo import ArrowRow, atomic_write_text, finalize_repo, render_row
 from .schema import arrow_schema
-from .sources import ProbeCache, Skipped, Source, dedupe, discover, probe_source
+from .sources import MAX_SOURCE_PIXELS, ProbeCache, Skipped, Source, dedupe, discover, probe_source
 
 log = logging.getLogger("videossr.build")
 
@@ -436,11 +436,18 @@ def min_source_frames(recipes: Iterable[Recipe]) -> int:
     return max(r.num_frames for r in recipes) + 6
 
 
-def probe_batch(pairs: list[tuple[str, str]], min_frames: int) -> list[dict[str, Any]]:
+def probe_batch(
+    pairs: list[tuple[str, str]],
+    min_frames: int,
+    timeout: float = 60.0,
+    max_source_pixels: int = MAX_SOURCE_PIXELS,
+) -> list[dict[str, Any]]:
     """Worker side: probe a batch of sources (batched to keep Dask's task count reasonable)."""
     out = []
     for sid, path in pairs:
-        result = probe_source(sid, path, min_frames=min_frames)
+        result = probe_source(
+            sid, path, min_frames=min_frames, timeout=timeout, max_source_pixels=max_source_pixels
+        )
         out.append({"kind": "source" if isinstance(result, Source) else "skipped", **result.to_dict()})
     return out
 
@@ -461,6 +468,7 @@ class BuildConfig:
     retries: int = 2
     max_shard_bytes: int = 500 * 1000 * 1000
     progress: bool = True
+    max_source_pixels: int = MAX_SOURCE_PIXELS  # larger sources are skipped with a reason
 
 
 @dataclass
@@ -806,7 +814,7 @@ def build(
         probed: list[Source] = []
         to_probe: list[tuple[str, Path]] = []
         for sid, path in pairs:
-            hit = cache.get(sid, path, min_frames)
+            hit = cache.get(sid, path, min_frames, config.max_source_pixels)
             if hit is not None:
                 probed.append(hit)
             else:
@@ -816,6 +824,7 @@ def build(
         size = max(1, min(16, -(-len(to_probe) // (4 * n_workers))))
         batches = [to_probe[i : i + size] for i in range(0, len(to_probe), size)]
         futures = client.client.map(probe_batch, [[(s, str(p)) for s, p in b] for b in batches], min_frames=min_frames,
+                                    timeout=config.decode_timeout, max_source_pixels=config.max_source_pixels,
                                     pure=False, retries=config.retries)  # fmt: skip
         # In order; each batch is remembered as it comes in, so an interrupted probe phase keeps its work.
         for future in futures:
