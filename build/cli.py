@@ -27,8 +27,10 @@ examples:
   python build/run.py --sources list.txt --recipe my_mix.yaml --num-samples 500
   python build/run.py --sources /data/videos --scheduler tcp://scheduler:8786   # an existing Dask cluster
 
-Re-running the same command resumes: finished units are kept under <out>/<dataset>/.work/, and
-unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl).
+Re-running the same command resumes: finished units are kept under <out>/.videossr-work/<dataset>/, and
+unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl). One build at a time writes a
+dataset folder (a lock, <out>/.videossr-work/<dataset>.lock); the new folder replaces the previous one in a
+single step, so a crash leaves the previous dataset whole. A folder this tool did not make is never replaced.
 """
 
 
@@ -100,7 +102,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="PIXELS",
         help=f"skip sources with more pixels per frame (default {describe_pixels(MAX_SOURCE_PIXELS)})",
     )
-    p.add_argument("--out-dir", default=".", help="where the dataset folders are written (default: .)")
+    p.add_argument(
+        "--out-dir",
+        default=".",
+        help="where the dataset folders are written (default: .); not a sources folder, and an existing "
+        "<out>/<dataset> is replaced only if this tool made it",
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="global seed; same sources + seed -> same rows and bytes"
     )
@@ -211,12 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress,
         max_source_pixels=args.max_source_pixels,
     )
+    from .lock import BuildLocked
+    from .output import OutputRefused
     from .sources import SourcesError
 
     try:
         result = build(recipes, sources, config)
-    except SourcesError as exc:
+    except (OutputRefused, SourcesError) as exc:
         p.error(str(exc))
+    except BuildLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         import errno
 

@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 from videossr.tasks import TaskSpec
 
+from .output import check_dataset_name
+
 MAX_SAMPLES = 10_000_000  # samples per dataset (VideoSSR-30K has 30,000): the driver plans each one in memory
 # Frames are downscaled to at most this many pixels: 2048x2048, above what video models take per frame
 # (Qwen-VL models are given well under 1 MP per video frame) and a 48-frame sample stays ~600 MB of RGB.
@@ -49,6 +51,7 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_dataset_name(self.name)
         if not self.mix:
             raise ValueError(f"recipe {self.name!r} has an empty mix")
         for e in self.mix:

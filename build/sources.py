@@ -10,6 +10,7 @@ reason; only an unusable ``--sources`` argument itself is an error (:class:`Sour
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -427,18 +428,20 @@ class ProbeCache:
             lines.append(json.dumps({"key": key, "source": fields}, sort_keys=True))
         if not lines:
             return
-        fresh = False
-        if not self._appending:  # the first add of this run looks at the file once
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = self._stale_header()
-            if fresh:
-                lines = [json.dumps(self.header, sort_keys=True)] + [
-                    json.dumps({"key": k, "source": v}, sort_keys=True) for k, v in self.entries.items()
-                ]
-            elif not self._ends_with_newline():
-                lines.insert(0, "")  # end a torn last line first
-        with open(self.path, "w" if fresh else "a", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)  # builds of other datasets in the same --out-dir append too
+            fresh = False
+            if not self._appending:  # the first add of this run looks at the file once
+                fresh = self._stale_header()
+                if fresh:
+                    lines = [json.dumps(self.header, sort_keys=True)] + [
+                        json.dumps({"key": k, "source": v}, sort_keys=True) for k, v in self.entries.items()
+                    ]
+                elif not self._ends_with_newline():
+                    lines.insert(0, "")  # end a torn last line first
+            with open(self.path, "w" if fresh else "a", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
         self._appending = True
 
     def _stale_header(self) -> bool:
