@@ -52,10 +52,11 @@ from .output import (
     work_area,
 )
 from .parts import finished_summary, write_part
+from .probe_cache import ProbeCache
 from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
 from .repo import ArrowRow, finalize_repo, render_row
-from .sources import MAX_SOURCE_PIXELS, ProbeCache, Skipped, Source, dedupe, discover, probe_source
+from .sources import MAX_SOURCE_PIXELS, Skipped, Source, dedupe, discover, probe_source
 
 log = logging.getLogger("videossr.build")
 

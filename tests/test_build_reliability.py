@@ -128,7 +128,7 @@ def test_probe_cache_serves_unchanged_files_and_probes_changed_ones_again(tmp_pa
     """A source probed by an earlier run is served from ``<out>/.videossr-cache/probe.jsonl`` while its path,
     size and modification time hold (under its id of this run); a changed file, a larger frame minimum,
     another probe version or a torn line sends it back to the probe."""
-    from videossr.build.sources import ProbeCache
+    from videossr.build.probe_cache import ProbeCache
 
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     for path in (a, b):
