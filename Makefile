@@ -26,4 +26,4 @@ bench-scale: setup
 	$(PY) build/bench_scale.py
 
 clean:
-	rm -rf videossr-30k viubench outputs .pytest_cache .ruff_cache
+	rm -rf videossr-30k viubench .videossr-work outputs .pytest_cache .ruff_cache
