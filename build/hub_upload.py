@@ -12,6 +12,7 @@ transient failures (connection errors, HTTP 408/429/5xx) are retried. No message
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import time
 from collections.abc import Callable
@@ -52,7 +53,7 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = []
     for module in ("httpx2", "httpx"):  # huggingface_hub 2.x uses httpx2; earlier releases httpx
         try:
-            found.append(__import__(module).TransportError)
+            found.append(importlib.import_module(module).TransportError)
         except (ImportError, AttributeError):
             continue
     return tuple(found)
@@ -81,7 +82,8 @@ def explain(exc: BaseException) -> str:
     from huggingface_hub.errors import HfHubHTTPError
 
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        text = f"HTTP {exc.response.status_code}: {exc.server_message or str(exc).splitlines()[0]}"
+        first_line = (str(exc).splitlines() or [""])[0]
+        text = f"HTTP {exc.response.status_code}: {exc.server_message or first_line}"
     else:
         cause = exc.__cause__ or exc.__context__
         text = f"{type(exc).__name__}: {exc}" + (f" ({type(cause).__name__}: {cause})" if cause else "")
@@ -258,9 +260,7 @@ def _check_remote(api: HfApi, contents: Publishable, repo_id: str, retry: Retry)
         there = remote.get(f.path)
         if there is None or there.size != f.size:
             found = "missing" if there is None else f"{there.size:,} B, not {f.size:,} B"
-            raise PushError(
-                f"after the push, {f.path} on {repo_id} is {found}: re-run the push to upload it again"
-            )
+            raise PushError(f"after the push, {f.path} on {repo_id} is {found}")
 
 
 def push_all(
@@ -294,16 +294,21 @@ def push_all(
         targets = repo_ids(list(contents), None, account=account)
     results = []
     for name, repo_id in targets.items():
-        result = push_dataset(
-            api,
-            contents[name],
-            repo_id,
-            private=private,
-            retry=retry,
-            max_files=max_files,
-            max_bytes=max_bytes,
-            out=out,
-        )
+        try:
+            result = push_dataset(
+                api,
+                contents[name],
+                repo_id,
+                private=private,
+                retry=retry,
+                max_files=max_files,
+                max_bytes=max_bytes,
+                out=out,
+            )
+        except PushError as exc:
+            raise PushError(
+                f"{exc} (re-run the same command to resume: what is on the Hub is kept)"
+            ) from None
         out(
             f"[push] {name} -> {result.url} ({result.commits} commits, "
             f"{result.uploaded} files uploaded, {result.unchanged} unchanged, "

@@ -393,5 +393,8 @@ def test_a_file_the_hub_does_not_show_after_the_push_is_an_error(tmp_path):
     api.create_commit.side_effect = lambda repo_id, operations, **kw: commit(
         repo_id, [op for op in operations if op.path_in_repo != "preview.png"], **kw
     )
-    with pytest.raises(PushError, match=r"after the push, preview\.png on me/d is missing: re-run the push"):
+    with pytest.raises(
+        PushError,
+        match=r"after the push, preview\.png on me/d is missing \(re-run the same command to resume",
+    ):
         _push({"d": publishable(_dataset(tmp_path / "d", 1))}, "me", api)
