@@ -127,7 +127,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--push", nargs="?", const="", metavar="REPO_OR_NAMESPACE",
                    help="publish to the Hub: NAMESPACE/<dataset> (default namespace: your account), or a full repo "
                         "id when building one dataset. Token: HF_TOKEN or `hf auth login`.")  # fmt: skip
-    p.add_argument("--private", action="store_true", help="create private Hub repos")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="create private Hub repos (an existing repo keeps its visibility)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --push: build (or resume) and verify, then print the repo ids, their visibility and every "
+        "file that would be uploaded with its size; nothing is created or uploaded and no token is needed",
+    )
+    p.add_argument(
+        "--push-unverified",
+        action="store_true",
+        help="push even when verify found problems or was skipped with --no-verify (such a push is refused "
+        "otherwise)",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip build/verify.py's checks at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -185,6 +201,20 @@ def _check_source_arguments(p: argparse.ArgumentParser, sources: list[str]) -> N
             p.error(f"argument {error}")
 
 
+def _check_push_options(args: argparse.Namespace, p: argparse.ArgumentParser, names: list[str]) -> None:
+    """Before anything is built: the push options go together and the target repo ids are valid."""
+    for flag, given in (("--dry-run", args.dry_run), ("--push-unverified", args.push_unverified)):
+        if given and args.push is None:
+            p.error(f"argument {flag}: only goes with --push")
+    if args.push is not None:
+        from .publish import repo_ids
+
+        try:
+            repo_ids(names, args.push or None)
+        except ValueError as exc:
+            p.error(f"argument --push: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -196,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"argument --retries: must be >= 0, got {args.retries}")
     demo = not args.sources
     recipes = _recipes(args, p, demo)
+    _check_push_options(args, p, [r.name for r in recipes])
 
     from .pipeline import BuildConfig, build, result_dict
 
@@ -243,18 +274,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     problems = 0
+    verified: dict[str, int] | None = None  # problems per dataset; None when verify did not run
     if not args.no_verify:
         try:
             from .verify import verify_repo
         except ImportError:
             verify_repo = None
         if verify_repo is not None:
+            verified = {}
             others = [d.out_dir for d in result.datasets]
             for d in result.datasets:
                 other = next((o for o in others if o != d.out_dir), None)
                 report = verify_repo(d.out_dir, other=other)
                 ok = not report.problems
                 problems += len(report.problems)
+                verified[d.name] = len(report.problems)
                 print(f"[verify] {d.name}: {'OK' if ok else f'{len(report.problems)} problem(s)'}")
                 for prob in report.problems[:20]:
                     print(f"  - {prob}")
@@ -277,15 +311,19 @@ def main(argv: list[str] | None = None) -> int:
         Path(os.environ["VIDEOSSR_BUILD_SUMMARY"]).write_text(json.dumps(result_dict(result), indent=2))
 
     if args.push is not None:
-        from .publish import push_folder, repo_ids
+        from .publish import push_command
 
-        try:
-            targets = repo_ids([d.name for d in result.datasets], args.push or None)
-        except ValueError as exc:
-            p.error(f"argument --push: {exc}")
-        for d in result.datasets:
-            url = push_folder(d.out_dir, targets[d.name], private=args.private)
-            print(f"[push] {d.name} -> {url}")
+        pushed = push_command(
+            [(d.name, d.out_dir) for d in result.datasets],
+            args.push or None,
+            private=args.private,
+            dry_run=args.dry_run,
+            verify=verified,
+            allow_unverified=args.push_unverified,
+            progress=not args.no_progress,
+        )
+        if pushed:
+            return pushed
     return 1 if problems else 0
 
 

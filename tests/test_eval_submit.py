@@ -65,7 +65,7 @@ def test_submit_opens_a_pr_and_leaderboard_pr(results_dir):
     with (
         mock.patch("huggingface_hub.ModelCard.load", return_value=ModelCard(CARD)),
         mock.patch("huggingface_hub.ModelCard.push_to_hub", return_value=commit) as push,
-        mock.patch("huggingface_hub.HfApi.upload_file", return_value=commit) as upload,
+        mock.patch("huggingface_hub.HfApi.upload_file", autospec=True, return_value=commit) as upload,
     ):
         report = hub_submit.submit(results_dir, "me/model", leaderboard_repo="videossr/viubench-leaderboard")
     push.assert_called_once()
