@@ -1,4 +1,5 @@
-"""Shared fixtures for tests/test_train_*.py: a small published-schema dataset and tiny models (built once)."""
+"""Shared fixtures for tests/test_train_*.py: a small published-schema dataset, tiny models (built once), and
+multi-process launches of the training code."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def train_config(kind: str, out: str | Path, **overrides):
     from videossr.train.config import resolve
 
     values = {
-        "dataset": small_dataset(),
+        "dataset": overrides.pop("dataset", None) or small_dataset(),
         "model": tiny_model(kind),
         "output_dir": str(out),
         "global_batch": 4,
@@ -111,6 +112,7 @@ def train_config(kind: str, out: str | Path, **overrides):
         "max_pixels": WIDTH * HEIGHT,
         "save_steps": 1000,
         "gradient_checkpointing": False,
+        "dataloader_num_workers": 0,
     }
     values.update(overrides)
     return resolve("small", values)
@@ -123,8 +125,8 @@ def varied_reward(completion_ids, **_):
 
 @contextlib.contextmanager
 def one_thread():
-    """Run tiny-model training on one intra-op thread (restored afterwards): on a shared 2-core machine, torch's
-    spinning worker threads made the tiny-model steps up to 8x slower."""
+    """Run tiny-model training on one intra-op thread (restored afterwards): torch's spinning worker threads slow
+    the tiny-model steps down on a small shared machine."""
     import torch
 
     before = torch.get_num_threads()

@@ -15,10 +15,12 @@ or ``python -m videossr.train.tiny --kind qwen3_vl --out DIR``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from videossr.arguments import DataclassArgumentParser, option
 
 KINDS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")
 
@@ -32,15 +34,6 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<|box_end|>",
     "<|quad_start|>",
     "<|quad_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|vision_pad|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
-
-# Tokens a policy must never emit (a completion holding one breaks the loss forward); see suppress_vision_tokens.
-VISION_TOKENS: tuple[str, ...] = (
     "<|vision_start|>",
     "<|vision_end|>",
     "<|vision_pad|>",
@@ -252,27 +245,24 @@ def make_tiny_vlm(kind: str, out_dir: str | Path, *, seed: int = 0) -> Path:
     return out
 
 
-def suppress_vision_tokens(tokenizer) -> list[int]:
-    """Ids of the vision special tokens (for ``generation_kwargs={"suppress_tokens": ...}``)."""
-    ids = []
-    for t in VISION_TOKENS:
-        i = tokenizer.convert_tokens_to_ids(t)
-        if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id:
-            ids.append(i)
-    return ids
+@dataclass
+class TinyModelConfig:
+    """Options of ``python -m videossr.train.tiny``."""
+
+    out: str = option("", help="output folder", required=True)
+    kind: str = option("qwen3_vl", choices=KINDS, help="model family")
+    seed: int = option(0, help="weight initialisation seed")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = DataclassArgumentParser(
+        TinyModelConfig,
         prog="python -m videossr.train.tiny",
         description="Write a tiny random Qwen-VL checkpoint (offline) for smoke runs and tests.",
     )
-    parser.add_argument("--kind", choices=KINDS, default="qwen3_vl", help="model family (default qwen3_vl)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="weight init seed")
-    args = parser.parse_args(argv)
-    path = make_tiny_vlm(args.kind, args.out, seed=args.seed)
-    print(f"wrote tiny {args.kind} to {path}")
+    (cfg,) = parser.parse_into_dataclasses(argv)
+    path = make_tiny_vlm(cfg.kind, cfg.out, seed=cfg.seed)
+    print(f"wrote tiny {cfg.kind} to {path}")
     return 0
 
 

@@ -9,50 +9,59 @@ smooth (paper) reward is at least ``T``.
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from videossr.tasks.rewards import reward
 
+from videossr.arguments import DataclassArgumentParser, option
+
+from .config import parse_pixels
+from .data import VideoOptions, load_train_dataset, prepare_dataset
+from .errors import CLIError
+
 Sampler = Callable[[dict, int], list[str]]  # (prepared row with "prompt", k) -> k answers
 
+DESCRIPTION = (
+    "Sample k answers per question, write the histogram of correct counts (JSON + PNG, overall and per task), "
+    "and optionally the dataset without the zero-variance items (0/k or k/k correct)."
+)
 
-def parser() -> argparse.ArgumentParser:
-    from .cli import _pixels
 
-    p = argparse.ArgumentParser(
-        prog="python train/pass_rate.py",
-        description=(
-            "Sample k answers per question, write the histogram of correct counts (JSON + PNG, overall and per "
-            "task), and optionally the dataset without the zero-variance items (0/k or k/k correct)."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+@dataclass
+class PassRateConfig:
+    """Options of ``videossr-pass-rate`` / ``python train/pass_rate.py``."""
+
+    model: str = option("", help="model id or local folder", required=True)
+    dataset: str = option("", help="dataset: Hub id or local folder", required=True)
+    dataset_config: str | None = option(None, help="dataset config, e.g. grounding")
+    split: str = option("train", help="dataset split")
+    k: int = option(8, help="answers sampled per question")
+    limit: int | None = option(None, help="only the first N questions", metavar="N")
+    threshold: float | None = option(
+        None, help="count an answer correct when its smooth reward >= this (default: exact answer only)"
     )
-    p.add_argument("--model", required=True, help="model id or local folder")
-    p.add_argument("--dataset", required=True, help="dataset: Hub id or local folder")
-    p.add_argument("--dataset-config", default=None)
-    p.add_argument("--split", default="train")
-    p.add_argument("--k", type=int, default=8, help="answers sampled per question")
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="count an answer correct when its smooth reward >= this (default: exact answer only)")  # fmt: skip
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--max-frames", type=int, default=48)
-    p.add_argument("--max-pixels", type=_pixels, default=256 * 256)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--out",
-        default=None,
-        help="output folder for pass_rate.json/.png (default outputs/pass_rate-<model>)",
+    temperature: float = option(1.0, help="sampling temperature")
+    max_new_tokens: int = option(64, help="tokens per answer")
+    max_frames: int = option(48, help="frames per clip (evenly sampled if more)")
+    max_pixels: int = option(256 * 256, help="pixels per frame, e.g. 65536 or 256x256", parse=parse_pixels)
+    seed: int = option(0, help="sampling seed")
+    out: str | None = option(
+        None, help="output folder for pass_rate.json/.png (default outputs/pass_rate-<model>)"
     )
-    p.add_argument(
-        "--filter", default=None, metavar="OUT", help="write the dataset without 0/k and k/k items here"
-    )
-    return p
+    filter: str | None = option(None, help="write the dataset without 0/k and k/k items here", metavar="OUT")
+
+
+def parser() -> DataclassArgumentParser:
+    return DataclassArgumentParser(PassRateConfig, description=DESCRIPTION)
+
+
+def config_from_argv(argv: Sequence[str] | None = None) -> PassRateConfig:
+    (cfg,) = parser().parse_into_dataclasses(argv)
+    return cfg
 
 
 def is_correct(task: str, completion: str, answer: str, threshold: float | None) -> bool:
@@ -162,29 +171,36 @@ def write_filtered(raw_dataset, keep_ids: set, out_dir: str | Path) -> Path:
     return out
 
 
-def hf_sampler(
-    model_path: str, *, max_new_tokens: int, temperature: float, options, seed: int = 0
-) -> Sampler:
-    """A sampler that runs ``model.generate`` (sampling, ``num_return_sequences=k``) on one prompt."""
+def hf_sampler(cfg: PassRateConfig) -> tuple[Sampler, VideoOptions]:
+    """A sampler that runs ``model.generate`` (sampling, ``num_return_sequences=k``) on one prompt, and the
+    video options that size frames for its model."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from .cli import CLIError
-    from .data import configure_processor, processor_kwargs
-    from .tiny import suppress_vision_tokens
+    from .processor import (
+        chat_inputs,
+        configure_processor,
+        processor_kwargs,
+        suppress_vision_tokens,
+        video_options,
+    )
 
     try:
-        processor = AutoProcessor.from_pretrained(model_path, padding_side="left")
-        model = AutoModelForImageTextToText.from_pretrained(model_path)
+        processor = AutoProcessor.from_pretrained(cfg.model, padding_side="left")
+        model = AutoModelForImageTextToText.from_pretrained(cfg.model)
     except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot load --model {model_path!r}: {str(exc).splitlines()[0]}") from None
+        raise CLIError(f"cannot load --model {cfg.model!r}: {str(exc).splitlines()[0]}") from None
+    try:
+        options = video_options(processor, max_pixels=cfg.max_pixels, max_frames=cfg.max_frames)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     configure_processor(processor, options)
     model.eval()
     if torch.cuda.is_available():
         model.to("cuda")
     pkw = processor_kwargs(processor, options)
     suppress = suppress_vision_tokens(processor.tokenizer)
-    generator_seed = [seed]
+    generator_seed = [cfg.seed]
 
     def sample(row: dict, k: int) -> list[str]:
         inputs = chat_inputs(processor, row["prompt"], pkw, images=row.get("images"))
@@ -195,94 +211,58 @@ def hf_sampler(
             out = model.generate(
                 **inputs,
                 do_sample=True,
-                temperature=temperature,
+                temperature=cfg.temperature,
                 top_k=0,
                 top_p=1.0,
                 num_return_sequences=k,
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=cfg.max_new_tokens,
                 suppress_tokens=suppress,
             )
         gen = out[:, inputs["input_ids"].shape[1] :]
         return processor.batch_decode(gen, skip_special_tokens=True)
 
-    return sample
+    return sample, options
 
 
-def chat_inputs(processor, prompt: list[dict], processor_kw: dict, images=None) -> dict:
-    """Processor inputs for one prompt of :mod:`videossr.train.data` (video metadata passed per clip)."""
-    metas, messages = [], []
-    for message in prompt:
-        content = message["content"]
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                if part.get("type") == "video":
-                    part = dict(part)
-                    metas.append(part.pop("video_metadata", None))
-                parts.append(part)
-            message = {**message, "content": parts}
-        messages.append(message)
-    if images:  # fill image placeholders in order across messages
-        it = iter(images)
-        messages = [
-            {
-                **m,
-                "content": [
-                    ({**p, "image": next(it)} if p.get("type") == "image" else p) for p in m["content"]
-                ],
-            }
-            if isinstance(m["content"], list)
-            else m
-            for m in messages
-        ]
-    kw = dict(processor_kw)
-    if metas and all(m is not None for m in metas):
-        kw["video_metadata"] = [metas]
-    return processor.apply_chat_template(
-        [messages],
-        tokenize=True,
-        return_dict=True,
-        return_tensors="pt",
-        add_generation_prompt=True,
-        processor_kwargs=kw,
-    )
-
-
-def run(args: argparse.Namespace, sampler: Sampler | None = None) -> dict[str, Any]:
-    from .cli import CLIError, _short
-    from .data import VideoOptions, load_train_dataset, prepare_dataset
-
-    if args.k < 1:
-        raise CLIError(f"--k must be at least 1, got {args.k}")
-    if args.threshold is not None and not 0 < args.threshold <= 1:
-        raise CLIError(f"--threshold must be in (0, 1], got {args.threshold}")
-    if args.temperature <= 0:
-        raise CLIError(f"--temperature must be positive, got {args.temperature}")
+def validate(cfg: PassRateConfig) -> None:
+    if cfg.k < 1:
+        raise CLIError(f"--k must be at least 1, got {cfg.k}")
+    if cfg.threshold is not None and not 0 < cfg.threshold <= 1:
+        raise CLIError(f"--threshold must be in (0, 1], got {cfg.threshold}")
+    if cfg.temperature <= 0:
+        raise CLIError(f"--temperature must be positive, got {cfg.temperature}")
     try:
-        options = VideoOptions(max_pixels=args.max_pixels, max_frames=args.max_frames)
+        VideoOptions(max_pixels=cfg.max_pixels, max_frames=cfg.max_frames)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    raw = load_train_dataset(args.dataset, split=args.split, config=args.dataset_config)
-    if args.limit is not None:
-        raw = raw.select(range(min(args.limit, len(raw))))
+
+
+def run(cfg: PassRateConfig, sampler: Sampler | None = None) -> dict[str, Any]:
+    """Sample, count, write ``pass_rate.json`` / ``.png`` / ``pass_rate_samples.jsonl`` and the filtered
+    dataset; ``sampler`` replaces the model (any ``(row, k) -> k answers`` function)."""
+    from .cli import short_name
+
+    validate(cfg)
+    raw = load_train_dataset(cfg.dataset, split=cfg.split, config=cfg.dataset_config)
+    if cfg.limit is not None:
+        raw = raw.select(range(min(cfg.limit, len(raw))))
     if "id" not in raw.column_names:
-        raise CLIError(f"{args.dataset}: pass_rate needs an id column to report and filter items")
-    rows = prepare_dataset(raw, options)
+        raise CLIError(f"{cfg.dataset}: pass_rate needs an id column to report and filter items")
     if sampler is None:
-        sampler = hf_sampler(
-            args.model, max_new_tokens=args.max_new_tokens, temperature=args.temperature, options=options,
-            seed=args.seed,
-        )  # fmt: skip
-    records = evaluate((rows[i] for i in range(len(rows))), sampler, args.k, threshold=args.threshold)
-    hist = histogram(records, args.k)
-    out = Path(args.out or Path("outputs") / f"pass_rate-{_short(args.model)}")
+        sampler, options = hf_sampler(cfg)
+    else:
+        options = VideoOptions(max_pixels=cfg.max_pixels, max_frames=cfg.max_frames)
+    rows = prepare_dataset(raw, options)
+    records = evaluate((rows[i] for i in range(len(rows))), sampler, cfg.k, threshold=cfg.threshold)
+    hist = histogram(records, cfg.k)
+    out = Path(cfg.out or Path("outputs") / f"pass_rate-{short_name(cfg.model)}")
     out.mkdir(parents=True, exist_ok=True)
     result = {
-        "model": args.model,
-        "dataset": args.dataset,
-        "dataset_config": args.dataset_config,
-        "split": args.split,
-        "correct": "exact answer" if args.threshold is None else f"smooth reward >= {args.threshold}",
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "dataset_config": cfg.dataset_config,
+        "split": cfg.split,
+        "correct": "exact answer" if cfg.threshold is None else f"smooth reward >= {cfg.threshold}",
         "histogram": hist,
         "items": [{k: v for k, v in r.items() if k != "answers"} for r in records],
     }
@@ -291,13 +271,13 @@ def run(args: argparse.Namespace, sampler: Sampler | None = None) -> dict[str, A
     plot_histogram(hist, out / "pass_rate.png")
     o = hist["overall"]
     print(
-        f"{o['questions']} questions, k={args.k}: counts {o['counts']}; zero-variance "
+        f"{o['questions']} questions, k={cfg.k}: counts {o['counts']}; zero-variance "
         f"{o['zero_variance']} ({100 * o['zero_variance_fraction']:.1f}%); wrote {out}/pass_rate.json and .png"
     )
-    if args.filter:
-        keep = {r["id"] for r in records if 0 < r["correct"] < args.k}
-        write_filtered(raw, keep, args.filter)
+    if cfg.filter:
+        keep = {r["id"] for r in records if 0 < r["correct"] < cfg.k}
+        write_filtered(raw, keep, cfg.filter)
         print(
-            f"wrote {len(keep)} of {len(records)} items (without 0/{args.k} and {args.k}/{args.k}) to {args.filter}"
+            f"wrote {len(keep)} of {len(records)} items (without 0/{cfg.k} and {cfg.k}/{cfg.k}) to {cfg.filter}"
         )
     return result
