@@ -194,8 +194,8 @@ def test_push_failure_is_not_hidden(tmp_path):
 
 
 def test_tiny_model_cli(tmp_path, capsys):
-    """`python -m videossr.train.tiny --out DIR` writes a folder that from_pretrained loads (what users and the
-    eval/ tests use)."""
+    """`python -m videossr.train.tiny --out DIR` writes a folder that from_pretrained loads (what users and
+    the eval/ tests use)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from videossr.train import tiny
 

@@ -1,5 +1,5 @@
-"""Prompts from the published schema: one video block per clip, metadata from the clip's fps, the pixel budget,
-decoding once per row, errors."""
+"""Prompts from the published schema: one video block per clip, metadata from the clip's fps, the pixel
+budget, decoding once per row, errors."""
 
 from __future__ import annotations
 
@@ -165,8 +165,8 @@ def test_bad_options():
     ],
 )
 def test_pixel_budget_is_never_exceeded(kind, height, width, max_pixels, frames):
-    """The frames the model sees (grid x patch size) stay within --max-pixels, and the processor keeps the size
-    the decoder chose (one resize). A 192x340 frame is the case the processors' own rounding takes above
+    """The frames the model sees (grid x patch size) stay within --max-pixels, and the processor keeps the
+    size the decoder chose (one resize). A 192x340 frame is the case the processors' own rounding takes above
     65,536 pixels (192x352 on Qwen3-VL)."""
     processor = AutoProcessor.from_pretrained(tiny_model(kind))
     opts = video_options(processor, max_pixels=max_pixels, max_frames=48)
@@ -196,8 +196,8 @@ def test_fit_frame_size_floors_like_qwen_vl_utils():
 
 
 def test_repeated_rows_share_one_decode(raw):
-    """TRL lists each prompt num_generations times and yields each generation batch once per accumulation step:
-    the transform decodes a row once and every copy holds the same frames tensor."""
+    """TRL lists each prompt num_generations times and yields each generation batch once per accumulation
+    step: the transform decodes a row once and every copy holds the same frames tensor."""
     transform = ClipTransform(VideoOptions(max_pixels=WIDTH * HEIGHT), keep_rows=4)
     ds = raw.with_transform(transform)
     batch = ds[[0, 0, 0, 1, 1, 1]]["prompt"]

@@ -1,4 +1,4 @@
-"""videossr-pass-rate (the paper's Figure 1 analysis): histogram of correct counts on a scripted model, --filter."""
+"""videossr-pass-rate (the paper's Figure 1): histogram of correct counts on a scripted model, --filter."""
 
 from __future__ import annotations
 

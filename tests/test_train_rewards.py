@@ -1,5 +1,6 @@
-"""The TRL reward function dispatches videossr.tasks.rewards by each row's task and logs every reward under its
-task, so that TRL's cross-rank average (sum of all values / their count) weights each completion equally."""
+"""The TRL reward function dispatches videossr.tasks.rewards by each row's task and logs every reward under
+its task, so that TRL's cross-rank average (sum of all values / their count) weights each completion
+equally."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def test_dispatch_per_task_smooth_and_strict():
 
 
 def test_task_means_across_ranks_weigh_every_completion():
-    """Two ranks with 3 and 1 grounding completions: TRL averages all logged values (sum / count), so the logged
-    mean is the mean over the 4 completions, not the mean of the two rank means."""
+    """Two ranks with 3 and 1 grounding completions: TRL averages all logged values (sum / count), so the
+    logged mean is the mean over the 4 completions, not the mean of the two rank means."""
     fn = make_reward_fn("smooth")
     pending = [defaultdict(list), defaultdict(list)]  # TRL's per-rank _pending_metrics
     rank_batches = [

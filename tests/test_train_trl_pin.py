@@ -1,5 +1,5 @@
-"""VideoGRPOTrainer wraps four private GRPOTrainer methods of trl 1.16.0 and relies on a few more: fail loudly if
-TRL changes under it."""
+"""VideoGRPOTrainer wraps four private GRPOTrainer methods of trl 1.16.0 and relies on a few more: fail loudly
+if TRL changes under it."""
 
 from __future__ import annotations
 

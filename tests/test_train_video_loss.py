@@ -103,8 +103,8 @@ class LossCalls:
 
 
 def single_row_logps(trainer, inputs) -> list[torch.Tensor]:
-    """Each row's completion log-probs from a plain model forward of that row alone (its own video tensors, the
-    processor's token types), independent of the trainer's batching, padding and chunking."""
+    """Each row's completion log-probs from a plain model forward of that row alone (its own video tensors,
+    the processor's token types), independent of the trainer's batching, padding and chunking."""
     pad = trainer.processing_class.tokenizer.convert_tokens_to_ids("<|video_pad|>")
     model = trainer.accelerator.unwrap_model(trainer.model)
     out = []
@@ -247,8 +247,8 @@ def test_changing_one_rows_pixels_changes_only_that_rows_logps(trained):
 
 
 def test_first_iteration_logps_equal_old_logps(trained):
-    """num_iterations=2: the old log-probs (no-grad, right after generation) and the first loss pass, before any
-    update, must see the same video, hence be equal."""
+    """num_iterations=2: the old log-probs (no-grad, right after generation) and the first loss pass, before
+    any update, must see the same video, hence be equal."""
     _, _, _, _, losses = trained
     first = losses.calls[0]
     old = first["inputs"].get("old_per_token_logps")
@@ -268,7 +268,7 @@ def test_stock_trainer_drops_the_video(tmp_path):
 
 
 def test_frames_mode_puts_the_frames_in_the_loss(tmp_path):
-    """--video-as frames: TRL's own image path carries every frame (pixel_values) into the gradient forward."""
+    """--video-as frames: TRL's own image path carries every frame (pixel_values) into the loss forward."""
     _, rec, grads, _ = run_training("qwen3_vl", tmp_path, video_as="frames", beta=0.0, max_steps=1)
     grad_calls = [c for c in rec.calls if c["grad"]]
     assert grad_calls
@@ -277,8 +277,8 @@ def test_frames_mode_puts_the_frames_in_the_loss(tmp_path):
 
 
 def test_trainer_logps_equal_a_plain_single_row_forward(trained):
-    """Independent reference: each row's loss-path log-probs (batched, left-padded, chunked) equal a plain model
-    forward of that row alone with its own video tensors and the processor's token types."""
+    """Independent reference: each row's loss-path log-probs (batched, left-padded, chunked) equal a plain
+    model forward of that row alone with its own video tensors and the processor's token types."""
     kind, _, _, _, losses = trained
     for call in losses.calls[:2]:
         for j, single in enumerate(call["single"]):

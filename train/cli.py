@@ -1,5 +1,6 @@
 """Command lines: ``videossr-train`` / ``python train/grpo.py`` (GRPO training) and ``videossr-pass-rate`` /
-``python train/pass_rate.py`` (the Figure 1 analysis). Both parsers are generated from their config dataclass."""
+``python train/pass_rate.py`` (the Figure 1 analysis). Both parsers are generated from their config
+dataclass."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from .config import TrainConfig, batch_layout, resolve
 from .errors import CLIError
 
 GRPO_DESCRIPTION = (
-    "GRPO training on a VideoSSR dataset (a Hub id or a folder from build/) with TRL; the clips' video tensors "
-    "reach generation and every log-prob forward of the loss (VideoGRPOTrainer). The defaults shown are the "
-    "small preset's; --preset paper sets the paper's values; the flags you give override both."
+    "GRPO training on a VideoSSR dataset (a Hub id or a folder from build/) with TRL; the clips' video "
+    "tensors reach generation and every log-prob forward of the loss (VideoGRPOTrainer). The defaults shown "
+    "are the small preset's; --preset paper sets the paper's values; the flags you give override both."
 )
 
 

@@ -2,10 +2,11 @@
 
 A clip is decoded once per dataset row into a uint8 tensor ``(T, 3, H, W)`` plus the metadata the Qwen
 processors need for the clip's own timeline (fps and frame indices). The frame size is chosen here, not by the
-processor: both sides are multiples of the model's patch group (``patch_size * merge_size``: 28 for Qwen2.5-VL,
-32 for Qwen3-VL) and ``H * W`` never exceeds ``max_pixels``. The processor is then told to keep that size
-(:func:`videossr.train.processor.processor_kwargs`), so one resize happens and the budget holds for every
-family, where the processors' own rounding can go above it (a 192x340 frame becomes 192x352 on Qwen3-VL).
+processor: both sides are multiples of the model's patch group (``patch_size * merge_size``: 28 for
+Qwen2.5-VL, 32 for Qwen3-VL) and ``H * W`` never exceeds ``max_pixels``. The processor is then told to keep
+that size (:func:`videossr.train.processor.processor_kwargs`), so one resize happens and the budget holds for
+every family, where the processors' own rounding can go above it (a 192x340 frame becomes 192x352 on
+Qwen3-VL).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ MAX_ASPECT_RATIO = 200  # the Qwen processors refuse frames more elongated than 
 
 
 def fit_frame_size(height: int, width: int, max_pixels: int, multiple: int = 2) -> tuple[int, int]:
-    """``(h, w)``: multiples of ``multiple`` near ``height x width`` (aspect kept), with ``h * w <= max_pixels``.
+    """``(h, w)``: multiples of ``multiple`` near ``height x width``, aspect kept, ``h * w <= max_pixels``.
 
     Rounds each side to the nearest multiple and, when that exceeds the budget, scales down and floors, as
-    qwen-vl-utils' ``smart_resize`` does; a side already at one multiple (very elongated frames) makes the other
-    side shorter instead. The result is never above ``max_pixels``.
+    qwen-vl-utils' ``smart_resize`` does; a side already at one multiple (very elongated frames) makes the
+    other side shorter instead. The result is never above ``max_pixels``.
     """
     if height <= 0 or width <= 0:
         raise ValueError(f"frame size {height}x{width} is empty")
@@ -78,11 +79,12 @@ def clip_name(video: Any) -> str:
 def decode_clip(
     video: Any, *, fps: float | None, max_frames: int, max_pixels: int, size_multiple: int = 2
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Decode one clip to ``(frames uint8 (T, 3, H, W), metadata)``; raises ``ValueError`` saying what is wrong.
+    """Decode one clip to ``(frames uint8 (T, 3, H, W), metadata)``; ``ValueError`` says what is wrong.
 
-    ``fps`` is the clip's frame rate from the dataset (the container's average rate when missing); the metadata
-    (``fps``, ``total_num_frames``, ``frames_indices``, ``duration``) is what the processor needs to place the
-    frames on the clip's timeline. A one-frame clip is repeated to two frames (the models group frame pairs).
+    ``fps`` is the clip's frame rate from the dataset (the container's average rate when missing); the
+    metadata (``fps``, ``total_num_frames``, ``frames_indices``, ``duration``) is what the processor needs to
+    place the frames on the clip's timeline. A one-frame clip is repeated to two frames (the models group
+    frame pairs).
     """
     decoder = _open_decoder(video)
     meta = decoder.metadata

@@ -1,10 +1,11 @@
 """The training configuration: one dataclass field per option, the presets, and the mapping to ``GRPOConfig``.
 
-Each :class:`TrainConfig` field is declared once, with its command-line help (:func:`videossr.arguments.option`);
-``videossr-train`` / ``python train/grpo.py`` generate their parser from it. Values resolve as: the field
-defaults, then the preset (``--preset paper|small``), then every flag given on the command line (and
-``--grpo-arg KEY=VALUE`` for any other ``trl.GRPOConfig`` field). The effective config is printed at start and
-saved as ``videossr_train_config.json`` in the output folder and in every checkpoint.
+Each :class:`TrainConfig` field is declared once, with its command-line help
+(:func:`videossr.arguments.option`); ``videossr-train`` / ``python train/grpo.py`` generate their parser from
+it. Values resolve as: the field defaults, then the preset (``--preset paper|small``), then every flag given
+on the command line (and ``--grpo-arg KEY=VALUE`` for any other ``trl.GRPOConfig`` field). The effective
+config is printed at start and saved as ``videossr_train_config.json`` in the output folder and in every
+checkpoint.
 
 Batch semantics follow verl (the paper's framework): ``global_batch`` is the number of *prompts* per optimizer
 step, each answered ``num_generations`` times, so one step consumes ``global_batch * num_generations``
@@ -71,7 +72,7 @@ def parse_pixels(text: str | int) -> int:
 
 
 def parse_key_value(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` -> ``(KEY, VALUE)``, the value read as a Python literal when it is one (else a string)."""
+    """``KEY=VALUE`` -> ``(KEY, VALUE)``; the value is read as a Python literal when it is one."""
     if "=" not in text:
         raise ValueError(f"expected KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
@@ -302,20 +303,20 @@ def validate(cfg: TrainConfig) -> None:
             raise ValueError(f"{flag} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
     if cfg.use_vllm and cfg.video_as == "video":
         raise ValueError(
-            "--use-vllm needs --video-as frames: TRL 1.16 passes only images to vLLM, so native video would be "
-            "dropped from generation"
+            "--use-vllm needs --video-as frames: TRL 1.16 passes only images to vLLM, so native video would "
+            "be dropped from generation"
         )
 
 
 def batch_layout(cfg: TrainConfig, world_size: int) -> dict[str, int]:
-    """per_device_train_batch_size, gradient_accumulation_steps and steps_per_generation for ``world_size``."""
+    """The per-device batch, gradient accumulation and steps per generation for ``world_size`` devices."""
     completions = cfg.global_batch * cfg.num_generations
     per_step = cfg.per_device_batch * world_size
     if completions % per_step:
         raise ValueError(
             f"--global-batch {cfg.global_batch} x --num-generations {cfg.num_generations} = {completions} "
-            f"completions per step is not a multiple of --per-device-batch {cfg.per_device_batch} x {world_size} "
-            "device(s); change one of them"
+            f"completions per step is not a multiple of --per-device-batch {cfg.per_device_batch} x "
+            f"{world_size} device(s); change one of them"
         )
     accum = completions // per_step
     return {
@@ -338,6 +339,9 @@ def grpo_kwargs(cfg: TrainConfig, *, world_size: int, cuda: bool, bf16_ok: bool)
         # the decoded frames stay on the CPU (the processor reads them there); pinning would copy every row's
         # frames, including the num_generations rows that share one clip
         dataloader_pin_memory=False,
+        # verl's KL term (low_var_kl) is not weighted by the importance ratio; TRL's default weighting changes
+        # the KL gradient even on-policy
+        use_bias_correction_kl=False,
         **batch_layout(cfg, world_size),
     )
     if cfg.use_vllm:

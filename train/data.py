@@ -1,7 +1,7 @@
 """The published dataset as GRPO prompts: one video block per clip, frames decoded from the embedded mp4s.
 
-A row of the published schema (``videossr.build.schema``: id, task, system, question, answer, videos, fps, ...)
-becomes a conversational prompt::
+A row of the published schema (``videossr.build.schema``: id, task, system, question, answer, videos, fps,
+...) becomes a conversational prompt::
 
     [{"role": "system", "content": [{"type": "text", "text": row["system"]}]},
      {"role": "user", "content": [{"type": "text", "text": "Clip 1: "}, {"type": "video", ...}, ...]}]
@@ -14,8 +14,8 @@ an ``images`` column (what plain TRL supports), each preceded by its ``<t second
 
 Decoding happens lazily (``Dataset.with_transform``), per batch, in the data loader's worker processes, so
 nothing large is stored in Arrow. A batch decodes each row once: TRL's sampler lists each prompt
-``num_generations`` times, and those rows share one prompt object (hence one frames tensor). The transform also
-keeps the prompts of the last rows it built, because TRL's sampler yields every generation batch once per
+``num_generations`` times, and those rows share one prompt object (hence one frames tensor). The transform
+also keeps the prompts of the last rows it built, because TRL's sampler yields every generation batch once per
 accumulation step and only the first copy is used.
 """
 
@@ -41,7 +41,8 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class VideoOptions:
     """How clips become model inputs: ``max_pixels`` per frame, ``max_frames`` per clip, frame sides in
-    multiples of ``size_multiple`` (the model's patch group, :func:`videossr.train.processor.video_options`)."""
+    multiples of ``size_multiple`` (the model's patch group,
+    :func:`videossr.train.processor.video_options`)."""
 
     max_pixels: int = 256 * 256
     max_frames: int = 48
@@ -54,8 +55,8 @@ class VideoOptions:
             raise ValueError(f"--max-pixels must be at least 784 (28x28), got {self.max_pixels}")
         if self.max_pixels < self.size_multiple**2:
             raise ValueError(
-                f"--max-pixels {self.max_pixels} is below one {self.size_multiple}x{self.size_multiple} patch "
-                "group of this model"
+                f"--max-pixels {self.max_pixels} is below one {self.size_multiple}x{self.size_multiple} "
+                "patch group of this model"
             )
         if self.max_frames < 2:
             raise ValueError(
@@ -87,7 +88,8 @@ def load_train_dataset(name_or_path: str, *, split: str = "train", config: str |
 
 
 def check_dataset(ds, *, name: str = "dataset"):
-    """Check columns, ids and every answer up front; cast ``videos`` to undecoded bytes. Returns the dataset."""
+    """Check columns, ids and every answer up front; cast ``videos`` to undecoded bytes. Returns the
+    dataset."""
     import datasets
     from videossr.tasks.rewards import reward
 
@@ -123,15 +125,15 @@ def check_dataset(ds, *, name: str = "dataset"):
 
 
 def split_question(question: str, num_clips: int, where: str) -> list[str]:
-    """Text around the ``<video>`` markers: ``num_clips + 1`` pieces. A question without markers gets the clips
-    first (the single-video convention)."""
+    """Text around the ``<video>`` markers: ``num_clips + 1`` pieces. A question without markers gets the
+    clips first (the single-video convention)."""
     parts = question.split(VIDEO_MARKER)
     if len(parts) == 1:
         return ["" for _ in range(num_clips)] + [question]
     if len(parts) - 1 != num_clips:
         raise DataError(
-            f"{where}: the question has {len(parts) - 1} {VIDEO_MARKER} marker(s) but the row has {num_clips} "
-            "clip(s); each clip needs exactly one marker - fix the question or the videos column"
+            f"{where}: the question has {len(parts) - 1} {VIDEO_MARKER} marker(s) but the row has "
+            f"{num_clips} clip(s); each clip needs exactly one marker - fix the question or the videos column"
         )
     return parts
 
@@ -186,8 +188,9 @@ def decode_row(row: dict, options: VideoOptions, rid: Any) -> tuple[list[dict], 
             )
         except Exception as exc:
             raise DataError(
-                f"row id {rid}, clip {k}: cannot decode clip {clip_name(video)}: {type(exc).__name__}: {exc}; "
-                "the mp4 is missing or corrupt - rebuild the dataset (python build/run.py) or drop this row"
+                f"row id {rid}, clip {k}: cannot decode clip {clip_name(video)}: {type(exc).__name__}: "
+                f"{exc}; the mp4 is missing or corrupt - rebuild the dataset (python build/run.py) or drop "
+                "this row"
             ) from None
     return build_prompt(row, clips, options, where=f"row id {rid}")
 
@@ -195,9 +198,9 @@ def decode_row(row: dict, options: VideoOptions, rid: Any) -> tuple[list[dict], 
 class ClipTransform:
     """The ``Dataset.with_transform`` function: decode each batch row's clips and build its prompt.
 
-    Rows are keyed by their id (and question); a key decoded in this batch or among the last ``keep_rows`` rows
-    returns the same prompt object, so repeated rows share one frames tensor. Picklable, for data loader workers
-    started with spawn. ``decoded_rows`` counts the rows this process decoded.
+    Rows are keyed by their id (and question); a key decoded in this batch or among the last ``keep_rows``
+    rows returns the same prompt object, so repeated rows share one frames tensor. Picklable, for data loader
+    workers started with spawn. ``decoded_rows`` counts the rows this process decoded.
     """
 
     def __init__(self, options: VideoOptions, *, keep_rows: int = 0, keep: Sequence[str] = KEPT_COLUMNS):

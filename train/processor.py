@@ -64,8 +64,8 @@ def processor_kwargs(processor, options: VideoOptions) -> dict[str, Any]:
 
 
 def configure_processor(processor, options: VideoOptions) -> None:
-    """Instance settings that must hold for every processor call, including TRL's own image-path call in the loss
-    (which gets no per-call kwargs): in ``frames`` mode, the image pixel range per frame."""
+    """Instance settings that must hold for every processor call, including TRL's own image-path call in the
+    loss (which gets no per-call kwargs): in ``frames`` mode, the image pixel range per frame."""
     ip = getattr(processor, "image_processor", None)
     if options.video_as != "frames" or ip is None:
         return

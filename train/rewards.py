@@ -50,7 +50,8 @@ def log_task_rewards(
 
 
 def make_reward_fn(mode: str = "smooth") -> Callable[..., list[float]]:
-    """The reward function for ``GRPOTrainer(reward_funcs=[...])``; ``mode`` is ``smooth`` (paper) or ``strict``."""
+    """The reward function for ``GRPOTrainer(reward_funcs=[...])``; ``mode`` is ``smooth`` (paper) or
+    ``strict``."""
     if mode not in REWARD_MODES:
         raise ValueError(f"--reward must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
     strict = mode == "strict"

@@ -1,5 +1,5 @@
-"""A training session: the ``VideoGRPOTrainer`` for a :class:`TrainConfig`, its precision and launch checks, and
-the run with its outputs (checkpoint, model card, reward curves, effective config)."""
+"""A training session: the ``VideoGRPOTrainer`` for a :class:`TrainConfig`, its precision and launch checks,
+and the run with its outputs (checkpoint, model card, reward curves, effective config)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def lora_config(cfg: TrainConfig):
 
 
 def requested_engine(args) -> str | None:
-    """``"deepspeed"`` or ``"fsdp"`` when the launch (accelerate config or GRPOConfig) asks for one, else None."""
+    """``"deepspeed"`` or ``"fsdp"`` when the launch (accelerate config or GRPOConfig) asks for one, else
+    None."""
     if getattr(args, "deepspeed_plugin", None) is not None:
         return "deepspeed"
     if getattr(args, "fsdp", None) or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
@@ -46,10 +47,10 @@ def requested_engine(args) -> str | None:
 def policy_dtype(args, *, lora: bool) -> str:
     """The dtype the policy is loaded in.
 
-    bf16 weights only where something keeps an fp32 copy of what is trained: DeepSpeed's optimizer, FSDP (which
-    upcasts trainable parameters to fp32 under mixed precision) or LoRA (adapters in fp32, frozen base). Plain
-    single-device and DDP runs keep fp32 parameters and compute in bf16 autocast, so that an update of 1e-6 is
-    not rounded away (bf16 resolves about 0.4% of a weight's value).
+    bf16 weights only where something keeps an fp32 copy of what is trained: DeepSpeed's optimizer, FSDP
+    (which upcasts trainable parameters to fp32 under mixed precision) or LoRA (adapters in fp32, frozen
+    base). Plain single-device and DDP runs keep fp32 parameters and compute in bf16 autocast, so that an
+    update of 1e-6 is not rounded away (bf16 resolves about 0.4% of a weight's value).
     """
     if args.bf16 and (lora or requested_engine(args) is not None):
         return "bfloat16"
@@ -63,8 +64,8 @@ def check_launch(trainer, engine: str | None) -> None:
     active = {"deepspeed": trainer.is_deepspeed_enabled, "fsdp": trainer.is_fsdp_enabled}
     if engine is not None and not active[engine]:
         raise CLIError(
-            f"the launch asks for {engine} but accelerate runs plain data parallelism (it enables DeepSpeed and "
-            "FSDP on GPUs only): every process would hold the whole model; launch on GPUs or without the "
+            f"the launch asks for {engine} but accelerate runs plain data parallelism (it enables DeepSpeed "
+            "and FSDP on GPUs only): every process would hold the whole model; launch on GPUs or without the "
             f"{engine} config"
         )
     if trainer.args.bf16 and not any(active.values()):
@@ -106,7 +107,8 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_fun
     _check_optional_deps(cfg)
     raw = load_train_dataset(cfg.dataset, split=cfg.split, config=cfg.dataset_config)
     try:
-        # left padding, as TRL itself loads it: its image path (--video-as frames) pads prompts with the processor
+        # left padding, as TRL itself loads it: its image path (--video-as frames) pads prompts with the
+        # processor
         processor = AutoProcessor.from_pretrained(cfg.model, padding_side="left", truncation_side="left")
     except (OSError, ValueError) as exc:
         raise CLIError(f"cannot load a processor from --model {cfg.model!r}: {exc}".splitlines()[0]) from None

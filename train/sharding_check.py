@@ -1,4 +1,5 @@
-"""A few GRPO steps under the current ``accelerate launch``, checking that the launch does what its config says.
+"""A few GRPO steps under the current ``accelerate launch``, checking that the launch does what its config
+says.
 
 ::
 
@@ -152,7 +153,8 @@ class ShardingProbe:
         self.callback = Callback()
 
     def reward(self, completion_ids, task, log_metric=None, trainer_state=None, **_) -> list[float]:
-        """A reward that varies within every group (non-zero advantages), logged per task like the real one."""
+        """A reward that varies within every group (non-zero advantages), logged per task like the real
+        one."""
         rewards = [(sum(ids) % 7) / 6.0 for ids in completion_ids]
         if log_metric is not None:
             log_task_rewards(log_metric, task, rewards)

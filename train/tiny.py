@@ -42,7 +42,10 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 )
 
 # Qwen2 pre-tokenizer split pattern.
-_QWEN_PAT = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+_QWEN_PAT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 
 
 def _corpus() -> list[str]:
@@ -57,9 +60,8 @@ def _corpus() -> list[str]:
     for n in range(2, 9):
         lines.append(P.jigsaw_question(n))
     for i in range(200):
-        lines.append(
-            f"Clip {i % 9 + 1}: {i}.{i % 10}-{i + 3}.{(i * 7) % 10} {i % 7},{i % 5},{i % 3} {i * 7919 % 10**6}"
-        )
+        interval = f"{i}.{i % 10}-{i + 3}.{(i * 7) % 10}"
+        lines.append(f"Clip {i % 9 + 1}: {interval} {i % 7},{i % 5},{i % 3} {i * 7919 % 10**6}")
     lines.append("The answer is 341562. Yes, no, maybe. user assistant system video image seconds")
     return lines * 3
 
@@ -215,7 +217,8 @@ def make_config(kind: str, tokenizer):
 
 
 def make_tiny_vlm(kind: str, out_dir: str | Path, *, seed: int = 0) -> Path:
-    """Build a tiny random ``kind`` VLM (``qwen2_5_vl`` | ``qwen3_vl``), save it to ``out_dir``, return the path.
+    """Build a tiny random ``kind`` VLM (``qwen2_5_vl`` | ``qwen3_vl``), save it to ``out_dir``, return the
+    path.
 
     The folder holds config, weights, tokenizer, processor and a generation config; it loads with
     ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and ``AutoProcessor.from_pretrained(out_dir)``.

@@ -1,8 +1,8 @@
-"""``VideoGRPOTrainer``: TRL's ``GRPOTrainer`` with the video really in the loss, at one processor run per prompt.
+"""``VideoGRPOTrainer``: TRL's ``GRPOTrainer`` with the video in the loss, one processor run per prompt.
 
-TRL 1.16 feeds a prompt's video to ``generate()`` but drops it from every log-prob forward (policy, old policy,
-reference): ``_generate`` does not return the processor's multimodal fields and the loss path only knows image
-keys. Four thin wrappers fix that without copying TRL logic (the helpers live in
+TRL 1.16 feeds a prompt's video to ``generate()`` but drops it from every log-prob forward (policy, old
+policy, reference): ``_generate`` does not return the processor's multimodal fields and the loss path only
+knows image keys. Four thin wrappers fix that without copying TRL logic (the helpers live in
 :mod:`videossr.train.video_batch`):
 
 1. ``_tokenize_prompts`` (capture): run the processor once per unique prompt of the generation batch (frames
@@ -14,8 +14,8 @@ keys. Four thin wrappers fix that without copying TRL logic (the helpers live in
    ``self._video_rows``; afterwards they are attached as ``output["video_inputs"]``, a list with one dict per
    row, which TRL's ``shuffle_sequence_dict`` / ``split_tensor_dict`` permute and slice with the batch.
 3. ``_compute_loss`` (expose): ``self._video_rows = inputs["video_inputs"]`` around super.
-4. ``_get_per_token_logps_and_entropies`` (inject): per chunk of rows, concatenate the chunk's video tensors and
-   call super with ``functools.partial(model, **video)``, plus ``mm_token_type_ids`` built from the ids
+4. ``_get_per_token_logps_and_entropies`` (inject): per chunk of rows, concatenate the chunk's video tensors
+   and call super with ``functools.partial(model, **video)``, plus ``mm_token_type_ids`` built from the ids
    (Qwen2.5-VL silently falls back to 1-D positions without it, Qwen3-VL raises). Ids holding video tokens
    without video rows raise instead of running a text-only forward.
 
@@ -57,8 +57,8 @@ HOOKED_METHODS: tuple[str, ...] = (
     "_compute_loss",
     "_get_per_token_logps_and_entropies",
 )
-# sha256 of inspect.getsource(...) in trl 1.16.0: the methods wrapped here and the TRL code the wrappers rely on:
-# ``_prepare_inputs`` shuffles/splits the list ``video_inputs`` with the batch; ``_generate`` calls
+# sha256 of inspect.getsource(...) in trl 1.16.0: the methods wrapped here and the TRL code the wrappers rely
+# on: ``_prepare_inputs`` shuffles/splits the list ``video_inputs`` with the batch; ``_generate`` calls
 # ``_tokenize_prompts`` once per generation batch; ``_generate_single_turn`` passes tensor fields to
 # ``generate`` as they are and pads per-prompt list fields; ``_log_metric`` collects the per-completion task
 # rewards that ``_generate_and_score_completions`` averages as sum / count over all ranks.
@@ -97,10 +97,11 @@ class TRLVersionError(RuntimeError):
 
 
 def check_trl(allow_mismatch: bool | None = None, installed: str | None = None) -> None:
-    """Fail loudly if the installed TRL (or ``installed``) is not the version the wrappers were written against.
+    """Fail loudly if the installed TRL (or ``installed``) is not the version the wrappers are written for.
 
-    ``allow_mismatch`` (or ``VIDEOSSR_ALLOW_TRL_MISMATCH=1``) turns the error into a warning, for trying a newer
-    TRL at your own risk; then run ``pytest tests/test_train_trl_pin.py tests/test_train_video_loss.py``.
+    ``allow_mismatch`` (or ``VIDEOSSR_ALLOW_TRL_MISMATCH=1``) turns the error into a warning, for trying a
+    newer TRL at your own risk; then run ``pytest tests/test_train_trl_pin.py
+    tests/test_train_video_loss.py``.
     """
     installed = installed or trl.__version__
     if allow_mismatch is None:
@@ -109,9 +110,9 @@ def check_trl(allow_mismatch: bool | None = None, installed: str | None = None) 
         return
     msg = (
         f"VideoGRPOTrainer was written against trl=={TRL_VERSION} but trl=={installed} is installed; the "
-        "wrapped GRPOTrainer methods may have changed and the video could silently drop out of the loss. Install "
-        f"trl=={TRL_VERSION} (pip install 'trl=={TRL_VERSION}'), or set VIDEOSSR_ALLOW_TRL_MISMATCH=1 and run "
-        "tests/test_train_video_loss.py to check."
+        "wrapped GRPOTrainer methods may have changed and the video could silently drop out of the loss. "
+        f"Install trl=={TRL_VERSION} (pip install 'trl=={TRL_VERSION}'), or set "
+        "VIDEOSSR_ALLOW_TRL_MISMATCH=1 and run tests/test_train_video_loss.py to check."
     )
     if not allow_mismatch:
         raise TRLVersionError(msg)
@@ -156,15 +157,15 @@ def pop_video_metadata(prompts: list[list[dict]]) -> tuple[list[list[dict]], lis
 
 
 class VideoGRPOTrainer(GRPOTrainer):
-    """``GRPOTrainer`` whose every log-prob forward (policy, old policy, reference) gets each row's video tensors.
+    """``GRPOTrainer`` whose every log-prob forward (policy, old, reference) gets each row's video tensors.
 
-    Prompts are conversational with ``{"type": "video", "video": frames, "video_metadata": {...}}`` blocks (see
-    :mod:`videossr.train.data`). Without video blocks it behaves like ``GRPOTrainer`` (e.g. the ``images``
-    column route of ``--video-as frames``). ``video_stats`` holds the counters of the last generation batch
-    (also logged as ``video/*``).
+    Prompts are conversational with ``{"type": "video", "video": frames, "video_metadata": {...}}`` blocks
+    (see :mod:`videossr.train.data`). Without video blocks it behaves like ``GRPOTrainer`` (e.g. the
+    ``images`` column route of ``--video-as frames``). ``video_stats`` holds the counters of the last
+    generation batch (also logged as ``video/*``).
 
-    ``check_video_alignment`` (default on) verifies per row that the number of ``<|video_pad|>`` tokens equals the
-    features implied by that row's grids, and that none sits in the completion.
+    ``check_video_alignment`` (default on) verifies per row that the number of ``<|video_pad|>`` tokens equals
+    the features implied by that row's grids, and that none sits in the completion.
     """
 
     def __init__(
@@ -220,9 +221,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         features = int(row["video_grid_thw"].prod(-1).sum()) // self._video_merge if row else 0
         if tokens != features:
             raise RuntimeError(
-                f"row {i}: {tokens} <|video_pad|> tokens in the {where} but its clips give {features} features; "
-                "the per-row video split is misaligned (or the completion emitted <|video_pad|>: suppress the vision "
-                "tokens in generation_kwargs)"
+                f"row {i}: {tokens} <|video_pad|> tokens in the {where} but its clips give {features} "
+                "features; the per-row video split is misaligned (or the completion emitted <|video_pad|>: "
+                "suppress the vision tokens in generation_kwargs)"
             )
 
     # 2. carry ----------------------------------------------------------------------------------------------
@@ -314,7 +315,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         pad = self._video_pad_token_id
         if pad is not None and bool((input_ids == pad).any()):
             raise RuntimeError(
-                f"{int((input_ids == pad).sum())} <|video_pad|> tokens reach a log-prob forward without their "
-                "video tensors (a text-only forward would score the answers blind); the prompts' video rows were "
-                "lost between generation and the loss"
+                f"{int((input_ids == pad).sum())} <|video_pad|> tokens reach a log-prob forward without "
+                "their video tensors (a text-only forward would score the answers blind); the prompts' video "
+                "rows were lost between generation and the loss"
             )

@@ -1,10 +1,11 @@
-"""The video side of one generation batch, kept small: clip handles, unique prompts, per-row tensors, counters.
+"""The video side of one generation batch, kept small: clip handles, unique prompts, per-row tensors,
+counters.
 
 TRL repeats each prompt ``num_generations`` times in a generation batch, deep-copies the prompts, pickles them
-to every rank (``gather_object``) and keeps them for its completion log. So before TRL sees a prompt, each video
-block's frames are swapped for a short handle (:func:`detach_clips`); the processor then runs once per unique
-prompt (:func:`unique_prompts`) on the frames restored from the handles (:func:`attach_clips`), and every copy
-of a prompt refers to the same per-row video tensors (:func:`split_video_fields`).
+to every rank (``gather_object``) and keeps them for its completion log. So before TRL sees a prompt, each
+video block's frames are swapped for a short handle (:func:`detach_clips`); the processor then runs once per
+unique prompt (:func:`unique_prompts`) on the frames restored from the handles (:func:`attach_clips`), and
+every copy of a prompt refers to the same per-row video tensors (:func:`split_video_fields`).
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def split_video_fields(fields: dict[str, Any], clips_per_row: list[int]) -> list
     """Split the processor's flat video tensors into one dict per prompt row (rows without clips get ``{}``).
 
     ``video_grid_thw`` is ``[V, 3]`` in row-major content order; video ``v`` owns ``prod(grid_v)`` consecutive
-    rows of ``pixel_values_videos``; ``second_per_grid_ts`` (Qwen2.5-VL) has one entry per video. The row dicts
-    hold views of the processor's tensors (no copy).
+    rows of ``pixel_values_videos``; ``second_per_grid_ts`` (Qwen2.5-VL) has one entry per video. The row
+    dicts hold views of the processor's tensors (no copy).
     """
     if fields.get("video_grid_thw") is None:
         if sum(clips_per_row):
@@ -127,7 +128,8 @@ def split_video_fields(fields: dict[str, Any], clips_per_row: list[int]) -> list
     spg = torch.as_tensor(spg) if spg is not None else None
     if grid.shape[0] != sum(clips_per_row):
         raise RuntimeError(
-            f"processor returned {grid.shape[0]} video grids for {sum(clips_per_row)} video blocks in the batch"
+            f"processor returned {grid.shape[0]} video grids for {sum(clips_per_row)} video blocks in the "
+            "batch"
         )
     rows_per_video = grid.prod(-1).tolist()
     if sum(rows_per_video) != pixels.shape[0]:

@@ -26,8 +26,8 @@ from .errors import CLIError
 Sampler = Callable[[dict, int], list[str]]  # (prepared row with "prompt", k) -> k answers
 
 DESCRIPTION = (
-    "Sample k answers per question, write the histogram of correct counts (JSON + PNG, overall and per task), "
-    "and optionally the dataset without the zero-variance items (0/k or k/k correct)."
+    "Sample k answers per question, write the histogram of correct counts (JSON + PNG, overall and per "
+    "task), and optionally the dataset without the zero-variance items (0/k or k/k correct)."
 )
 
 
@@ -164,9 +164,10 @@ def write_filtered(raw_dataset, keep_ids: set, out_dir: str | Path) -> Path:
         old.unlink()
     kept.to_parquet(str(out / "data" / "train-00000-of-00001.parquet"))
     (out / "README.md").write_text(
-        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*.parquet\n"
-        "---\n\n# Filtered VideoSSR dataset\n\nRows of the source dataset whose sampled answers were neither all "
-        "wrong nor all right (written by `train/pass_rate.py --filter`).\n"
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        "    path: data/train-*.parquet\n---\n\n# Filtered VideoSSR dataset\n\nRows of the source dataset "
+        "whose sampled answers were neither all wrong nor all right (written by `train/pass_rate.py "
+        "--filter`).\n"
     )
     return out
 
@@ -271,13 +272,12 @@ def run(cfg: PassRateConfig, sampler: Sampler | None = None) -> dict[str, Any]:
     plot_histogram(hist, out / "pass_rate.png")
     o = hist["overall"]
     print(
-        f"{o['questions']} questions, k={cfg.k}: counts {o['counts']}; zero-variance "
-        f"{o['zero_variance']} ({100 * o['zero_variance_fraction']:.1f}%); wrote {out}/pass_rate.json and .png"
+        f"{o['questions']} questions, k={cfg.k}: counts {o['counts']}; zero-variance {o['zero_variance']} "
+        f"({100 * o['zero_variance_fraction']:.1f}%); wrote {out}/pass_rate.json and .png"
     )
     if cfg.filter:
         keep = {r["id"] for r in records if 0 < r["correct"] < cfg.k}
         write_filtered(raw, keep, cfg.filter)
-        print(
-            f"wrote {len(keep)} of {len(records)} items (without 0/{cfg.k} and {cfg.k}/{cfg.k}) to {cfg.filter}"
-        )
+        dropped = f"without 0/{cfg.k} and {cfg.k}/{cfg.k}"
+        print(f"wrote {len(keep)} of {len(records)} items ({dropped}) to {cfg.filter}")
     return result
