@@ -5,6 +5,7 @@ refused up front."""
 
 from __future__ import annotations
 
+import json
 from unittest import mock
 
 import pytest
@@ -14,6 +15,8 @@ from transformers import TrainerCallback
 from trl import GRPOConfig
 from videossr.train import cli
 from videossr.train.session import build_trainer, policy_dtype
+from videossr.train.sharding_check import ShardingCheckConfig
+from videossr.train.sharding_check import run as run_sharding_check
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +49,23 @@ def test_bf16_step_at_lr_1e6_moves_the_same_weights_as_fp32(tmp_path):
     assert bf16.dtypes == {torch.float32}  # fp32 parameters, bf16 only in the autocast compute
     assert len(fp32.changed) > 0.9 * len(fp32.before)
     assert bf16.changed == fp32.changed
+
+
+def test_single_process_check_sees_fp32_masters(tmp_path):
+    """The GPU smoke script's single-GPU check, here on CPU bf16 autocast: plain fp32 parameters that train."""
+    cfg = ShardingCheckConfig(
+        dataset=small_dataset(),
+        model=tiny_model("qwen3_vl"),
+        expect="single",
+        report_dir=str(tmp_path),
+        bf16=True,
+        max_steps=1,
+    )
+    with one_thread():
+        assert run_sharding_check(cfg) == []
+    report = json.loads((tmp_path / "rank0.json").read_text())
+    assert report["bf16"] and report["layout_begin"]["trained_dtypes"] == ["float32"]
+    assert report["changed_tensors"] > 0
 
 
 def test_the_same_update_is_lost_on_bf16_weights():

@@ -29,7 +29,7 @@ from videossr.arguments import DataclassArgumentParser, option
 from .config import parse_pixels, resolve
 from .rewards import log_task_rewards
 
-ENGINES: tuple[str, ...] = ("ddp", "fsdp", "deepspeed")
+ENGINES: tuple[str, ...] = ("single", "ddp", "fsdp", "deepspeed")
 
 
 @dataclass
@@ -59,6 +59,7 @@ def model_layout(model) -> dict[str, Any]:
     kinds: Counter[str] = Counter()
     local = full = 0
     checksum = 0.0
+    dtypes = {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad}
     for p in model.parameters():
         if isinstance(p, DTensor):
             kinds["dtensor"] += 1
@@ -79,6 +80,7 @@ def model_layout(model) -> dict[str, Any]:
         "local_elements": local,
         "full_elements": full,
         "plain_checksum": checksum,
+        "trained_dtypes": sorted(dtypes),
         # fully_shard gives each wrapped module a class named "FSDP" + its own class name
         "fsdp_modules": sorted(
             {type(m).__name__.removeprefix("FSDP") for m in model.modules() if isinstance(m, FSDPModule)}
@@ -102,18 +104,23 @@ def verify(expect: str, ranks: list[dict[str, Any]]) -> list[str]:
     problems = []
     begin = [r["layout_begin"] for r in ranks]
     kinds = {k for layout in begin for k in layout["params"]}
-    want = {"ddp": {"plain"}, "fsdp": {"dtensor"}, "deepspeed": {"zero3"}}[expect]
-    if len(ranks) < 2:
+    want = {"single": {"plain"}, "ddp": {"plain"}, "fsdp": {"dtensor"}, "deepspeed": {"zero3"}}[expect]
+    if expect == "single" and len(ranks) != 1:
+        problems.append(f"{len(ranks)} processes for a single-process check")
+    if expect != "single" and len(ranks) < 2:
         problems.append(f"{len(ranks)} process(es): launch at least 2 to check {expect}")
     if kinds != want:
         problems.append(f"parameters are {sorted(kinds)}, expected only {sorted(want)} for {expect}")
+    # DeepSpeed keeps its fp32 master copy inside the optimizer; everywhere else the parameters are the master
+    if ranks[0]["bf16"] and expect != "deepspeed" and begin[0]["trained_dtypes"] != ["float32"]:
+        problems.append(f"bf16 run trains {begin[0]['trained_dtypes']} parameters, not float32 masters")
     if expect == "ddp":
         sums = {round(r["layout_end"]["plain_checksum"], 6) for r in ranks}
         if len(sums) != 1:
             problems.append(
                 f"the replicas differ after training (checksums {sorted(sums)}): not data parallel"
             )
-    else:
+    elif expect != "single":
         full = begin[0]["full_elements"]
         if any(layout["local_elements"] >= full for layout in begin):
             problems.append(f"a rank holds all {full} elements of the model: not sharded")
@@ -144,6 +151,7 @@ class ShardingProbe:
 
         class Callback(TrainerCallback):
             def on_train_begin(self, args, state, control, model=None, **_):
+                probe.record["bf16"] = bool(args.bf16)
                 probe.record["layout_begin"] = model_layout(model)
                 probe._begin = _local_values(model)
 
