@@ -125,6 +125,18 @@ def test_help(capsys):
     assert "--preset" in out and "--push-to-hub" in out and "--filter" in out and "(default: bnpo)" in out
 
 
+@pytest.mark.parametrize(("script", "flag"), [("videossr-train", "--preset"), ("videossr-pass-rate", "--k")])
+def test_console_scripts(script, flag):
+    """The console scripts `pip install -e .[train]` puts next to the interpreter answer --help."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / script
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: {script}") and flag in proc.stdout
+
+
 def test_accelerate_configs_load():
     from accelerate.commands.config.config_args import load_config_from_file
 

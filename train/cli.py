@@ -12,7 +12,7 @@ from pathlib import Path
 from videossr.arguments import DataclassArgumentParser
 
 from .config import TrainConfig, batch_layout, resolve
-from .errors import CLIError
+from .errors import CLIError, TRLVersionError
 
 GRPO_DESCRIPTION = (
     "GRPO training on a VideoSSR dataset (a Hub id or a folder from build/) with TRL; the clips' video "
@@ -55,7 +55,6 @@ def config_from_argv(argv: Sequence[str] | None = None) -> TrainConfig:
 def run_cli(fn: Callable[[], object]) -> int:
     """Run ``fn``; a user error prints one line and returns exit status 2."""
     from .data import DataError
-    from .trainer import TRLVersionError
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

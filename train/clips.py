@@ -12,9 +12,10 @@ Qwen3-VL).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 MAX_ASPECT_RATIO = 200  # the Qwen processors refuse frames more elongated than this
 
@@ -86,6 +87,8 @@ def decode_clip(
     place the frames on the clip's timeline. A one-frame clip is repeated to two frames (the models group
     frame pairs).
     """
+    import torch
+
     decoder = _open_decoder(video)
     meta = decoder.metadata
     total = int(meta.num_frames or 0)

@@ -36,6 +36,7 @@ import torch
 import trl
 from trl import GRPOTrainer
 
+from .errors import TRLVersionError
 from .video_batch import (
     VideoBatchStats,
     VideoRow,
@@ -90,10 +91,6 @@ def hooked_source_sha256() -> dict[str, str]:
         obj = getattr(GRPOTrainer if owner == "GRPOTrainer" else utils, name)
         out[key] = hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()
     return out
-
-
-class TRLVersionError(RuntimeError):
-    pass
 
 
 def check_trl(allow_mismatch: bool | None = None, installed: str | None = None) -> None:
