@@ -151,16 +151,59 @@ def make_processor(kind: str, tokenizer):
     raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
+# The tiny vision towers: real patch, merge and temporal sizes (exact video-token counts), small widths.
+VISION: dict[str, dict] = {
+    "qwen2_5_vl": {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "out_hidden_size": 64,
+        "num_heads": 2,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 56,
+        "fullatt_block_indexes": [1],
+        "tokens_per_second": 2,
+    },
+    "qwen3_vl": {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "out_hidden_size": 64,
+        "num_heads": 2,
+        "patch_size": 16,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "num_position_embeddings": 64,
+        "deepstack_visual_indexes": [0],
+    },
+}
+ROPE: dict[str, dict] = {
+    "qwen2_5_vl": {"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+    "qwen3_vl": {
+        "rope_type": "default",
+        "rope_theta": 1e4,
+        "mrope_section": [4, 2, 2],
+        "mrope_interleaved": True,
+    },
+}
+
+
 def make_config(kind: str, tokenizer):
+    """The ``kind`` model config: a 2-layer, 64-wide language model and a 2-block vision tower."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    from transformers import Qwen2_5_VLConfig, Qwen3VLConfig
+
     ids = {
         "image_token_id": tokenizer.convert_tokens_to_ids("<|image_pad|>"),
         "video_token_id": tokenizer.convert_tokens_to_ids("<|video_pad|>"),
         "vision_start_token_id": tokenizer.convert_tokens_to_ids("<|vision_start|>"),
         "vision_end_token_id": tokenizer.convert_tokens_to_ids("<|vision_end|>"),
     }
-    vocab = len(tokenizer)
     text = {
-        "vocab_size": vocab,
+        "vocab_size": len(tokenizer),
         "hidden_size": 64,
         "intermediate_size": 128,
         "num_hidden_layers": 2,
@@ -172,48 +215,10 @@ def make_config(kind: str, tokenizer):
         "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>"),
         "pad_token_id": tokenizer.pad_token_id,
         "tie_word_embeddings": False,
+        "rope_parameters": dict(ROPE[kind]),
     }
-    if kind == "qwen2_5_vl":
-        from transformers import Qwen2_5_VLConfig
-
-        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]}
-        vision = {
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "out_hidden_size": 64,
-            "num_heads": 2,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "window_size": 56,
-            "fullatt_block_indexes": [1],
-            "tokens_per_second": 2,
-        }
-        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
-    if kind == "qwen3_vl":
-        from transformers import Qwen3VLConfig
-
-        text["rope_parameters"] = {
-            "rope_type": "default",
-            "rope_theta": 1e4,
-            "mrope_section": [4, 2, 2],
-            "mrope_interleaved": True,
-        }
-        vision = {
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "out_hidden_size": 64,
-            "num_heads": 2,
-            "patch_size": 16,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "num_position_embeddings": 64,
-            "deepstack_visual_indexes": [0],
-        }
-        return Qwen3VLConfig(text_config=text, vision_config=vision, **ids)
-    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    config_class = Qwen2_5_VLConfig if kind == "qwen2_5_vl" else Qwen3VLConfig
+    return config_class(text_config=text, vision_config=dict(VISION[kind]), **ids)
 
 
 def make_tiny_vlm(kind: str, out_dir: str | Path, *, seed: int = 0) -> Path:
