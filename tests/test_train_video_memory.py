@@ -78,6 +78,9 @@ def test_one_processor_run_per_unique_prompt(kind, workers, tmp_path):
         assert len(obj) == 8 and not _holds_arrays(obj)
         assert len(pickle.dumps(obj)) < 1_000_000
     assert stats.prompt_pickle_bytes == len(pickle.dumps(prompts[-1], protocol=pickle.HIGHEST_PROTOCOL))
+    if workers == 0:  # decoding ran in this process: each generation batch decoded once, not once per copy
+        transform = trainer.train_dataset.format["format_kwargs"]["transform"]
+        assert transform.decoded_rows == 2 * 2  # 2 generation batches x 2 prompts (loaded 2 x 2 times)
     logged = [h for h in trainer.state.log_history if "video/held_mb" in h]
     assert len(logged) == 2 and logged[-1]["video/unique_prompts"] == 2
     assert logged[-1]["video/held_mb"] == pytest.approx(stats.video_bytes / 2**20)

@@ -132,9 +132,11 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_fun
         kw.setdefault("generation_kwargs", {"suppress_tokens": suppress_vision_tokens(processor.tokenizer)})
     args = GRPOConfig(**kw)
     args.model_init_kwargs = {"dtype": policy_dtype(args, lora=cfg.lora), **(args.model_init_kwargs or {})}
-    # rows one rank builds per generation batch: the prompts a repeated batch can reuse
+    # the distinct rows of one rank's generation batch (a prompt's copies can straddle two ranks): what the
+    # repeated copies of that batch reuse
     layout = batch_layout(cfg, world)
-    keep_rows = layout["per_device_train_batch_size"] * layout["steps_per_generation"]
+    completions = layout["per_device_train_batch_size"] * layout["steps_per_generation"]
+    keep_rows = -(-completions // cfg.num_generations) + 1
     trainer = VideoGRPOTrainer(
         model=cfg.model,
         reward_funcs=reward_funcs or [make_reward_fn(cfg.reward)],

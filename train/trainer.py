@@ -188,11 +188,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         if not prompts or not isinstance(prompts[0], list):
             return super()._tokenize_prompts(prompts)
         prompts = [remove_none_values(p) for p in prompts]
+        if not any(count_video_blocks(p) for p in prompts):
+            self._video_rows = None
+            return super()._tokenize_prompts(prompts)
         unique, index = unique_prompts(prompts)
         clips = [count_video_blocks(p) for p in unique]
-        if not any(clips):
-            self._video_rows = None
-            return super()._tokenize_prompts(attach_clips(prompts, self._clip_store))
         stripped, metadata = pop_video_metadata(attach_clips(unique, self._clip_store))
         saved = self.chat_template_kwargs
         if metadata:
