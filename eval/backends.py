@@ -97,9 +97,8 @@ class RandomBackend(Backend):
 
     def __init__(self, seed: int = 0, viubench_grounding: str = "whole-clip") -> None:
         if viubench_grounding not in RANDOM_GROUNDING:
-            raise ValueError(
-                f"bad viubench_grounding {viubench_grounding!r}; expected one of {', '.join(RANDOM_GROUNDING)}"
-            )
+            expected = ", ".join(RANDOM_GROUNDING)
+            raise ValueError(f"bad viubench_grounding {viubench_grounding!r}; expected one of {expected}")
         self.seed = seed
         self.viubench_grounding = viubench_grounding
 

@@ -1,4 +1,4 @@
-"""The eval stage's command lines, each generated from one dataclass (every option declared once, with its help).
+"""The eval stage's command lines, each generated from one dataclass (every option declared once, with help).
 
 ``videossr-eval`` / ``python eval/run.py``: :class:`EvalConfig` -> :func:`main`.
 ``videossr-submit`` / ``python eval/submit.py``: :class:`SubmitConfig` -> :func:`submit_main`.
@@ -175,8 +175,8 @@ def submit_parser() -> OneLineParser:
     return OneLineParser(
         SubmitConfig,
         prog="eval/submit.py",
-        description="Write eval/run.py results into a model card's model-index (through a pull request) and a "
-        "VIUBench leaderboard entry (per subtype, per task and Overall).",
+        description="Write eval/run.py results into a model card's model-index (through a pull request) "
+        "and a VIUBench leaderboard entry (per subtype, per task and Overall).",
     )
 
 

@@ -3,7 +3,7 @@
 Outputs in the output folder::
 
     results.json                    lmms-eval's keys (see :mod:`.results`)
-    samples_<bench>.jsonl           one line per item: id, prompt, target, raw output, parsed answer, score, status
+    samples_<bench>.jsonl           per item: id, prompt, target, raw output, parsed answer, score, status
     chart.png                       this model next to the paper's Qwen3-VL-8B and VideoSSR-8B
     cache/<bench>[.shard-i-of-n].jsonl   raw outputs, keyed by item and settings (what makes runs resumable)
 
@@ -243,6 +243,15 @@ def run_benchmark(
     )
 
 
+def _write_outputs(results: dict[str, Any], out: Path, shard: tuple[int, int], chart: bool, log) -> None:
+    write_json(out / results_filename(shard), results)
+    if chart and results["results"] and shard[1] == 1:
+        try:
+            plot_chart(results, out / "chart.png")
+        except Exception as exc:  # a chart must never lose the results
+            log(f"chart not written: {exc}")
+
+
 def evaluate(
     benchmarks: str | list[str],
     backend: Backend,
@@ -267,11 +276,11 @@ def evaluate(
     data = data or {}
     unknown = set(data) - set(BENCHMARKS)
     if unknown:
-        raise ValueError(
-            f"--data names unknown benchmark {sorted(unknown)[0]!r}; known: {', '.join(BENCHMARKS)}"
-        )
+        known = ", ".join(BENCHMARKS)
+        raise ValueError(f"--data names unknown benchmark {sorted(unknown)[0]!r}; known: {known}")
     runs: dict[str, BenchmarkRun] = {}
     unavailable: dict[str, str] = {}
+    common = {"video_root": video_root, "limit": limit, "shard": shard, "progress": progress, "log": log}
     for spec in specs:
         settings = settings_for(spec, frames, fps, max_pixels, out / "cache", max_new_tokens)
         if frames is not None and spec.sampling == "all" and frames != spec.default_frames:
@@ -280,18 +289,7 @@ def evaluate(
                 f"paper; --frames {frames} applies to the other benchmarks"
             )
         try:
-            runs[spec.name] = run_benchmark(
-                spec,
-                backend,
-                settings,
-                out,
-                data=data.get(spec.name),
-                video_root=video_root,
-                limit=limit,
-                shard=shard,
-                progress=progress,
-                log=log,
-            )
+            runs[spec.name] = run_benchmark(spec, backend, settings, out, data=data.get(spec.name), **common)
         except DatasetUnavailable as exc:
             log(f"[{spec.name}] skipped: {exc}")
             unavailable[spec.name] = str(exc)
@@ -305,10 +303,5 @@ def evaluate(
         "benchmarks": [s.name for s in specs],
     }
     results = results_document(runs, unavailable, config)
-    write_json(out / results_filename(shard), results)
-    if chart and results["results"] and shard[1] == 1:
-        try:
-            plot_chart(results, out / "chart.png")
-        except Exception as exc:  # a chart must never lose the results
-            log(f"chart not written: {exc}")
+    _write_outputs(results, out, shard, chart, log)
     return results

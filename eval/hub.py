@@ -5,7 +5,7 @@ Each metric carries the settings it was measured at (frames, fps, pixels per fra
 ``config``, so results at 32, 48 and 64 frames stay apart however runs are merged (the model-index groups
 metrics by dataset, and a dataset's ``args`` would be shared by all of them). A benchmark is listed under its
 Hub dataset id and revision; one without a Hub id is left out of the model-index and reported. The pull
-request also adds the run's results.json under ``eval_results/videossr/``, which every entry's source links to.
+request also adds the run's results.json under ``eval_results/videossr/``, which each entry's source links to.
 
 A second submission while the first pull request is still open is pushed onto that pull request, so its
 README keeps the first submission's results; once merged, the next submission starts from main's README.
@@ -210,8 +210,8 @@ def _push_card(api: HfApi, repo: str, card: ModelCard, results: dict[str, Any], 
         repo,
         operations,
         commit_message=PR_TITLE,
-        commit_description=f"Scores of `eval/run.py` (VideoSSR) on {benches}; the settings of each metric are "
-        f"in its args, and the full results are in `{RESULTS_FOLDER}/`.",
+        commit_description=f"Scores of `eval/run.py` (VideoSSR) on {benches}; the settings of each metric "
+        f"are in its args, and the full results are in `{RESULTS_FOLDER}/`.",
         create_pr=True,
     )
     return str(commit.pr_url or commit.commit_url)
@@ -239,7 +239,7 @@ def submit(
     api: HfApi | None = None,
     out=print,
 ) -> Submission:
-    """Put the results into ``repo``'s model-index through a pull request (with ``dry_run``: print the diff)."""
+    """Put the results into ``repo``'s model-index by pull request (with ``dry_run``: print the diff)."""
     from huggingface_hub import HfApi
 
     results = load_results(results_path)

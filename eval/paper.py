@@ -1,7 +1,7 @@
-"""The paper's reported numbers, for comparison: Table 1 (VIUBench), Tables 2-3 (downstream benchmarks at 32,
-48 and 64 frames) and Tables 6-7 (R@0.3/0.5/0.7 of the grounding benchmarks).
+"""The paper's reported numbers, for comparison: Table 1 (VIUBench), Tables 2-3 (downstream benchmarks at
+32, 48 and 64 frames) and Tables 6-7 (R@0.3/0.5/0.7 of the grounding benchmarks).
 
-``paper_numbers(model, frames)`` gives ``{bench: {metric: value}}``; VIUBench numbers are at its fixed 48 frames.
+``paper_numbers(model, frames)`` gives ``{bench: {metric: value}}``; VIUBench's are at its fixed 48 frames.
 The Random Guess row is the scheme of :class:`~videossr.eval.backends.RandomBackend`.
 """
 
@@ -123,7 +123,7 @@ MODELS = ("Qwen3-VL-8B", "VideoSSR-8B")
 
 
 def paper_numbers(model: str, frames: int) -> dict[str, dict[str, float]]:
-    """``{bench: {metric: value}}`` the paper reports for ``model`` at ``frames`` (empty if it reports none)."""
+    """``{bench: {metric: value}}`` the paper reports for ``model`` at ``frames`` (empty when none)."""
     out: dict[str, dict[str, float]] = {}
     if model in VIUBENCH_TABLE1:
         out["viubench"] = dict(VIUBENCH_TABLE1[model])

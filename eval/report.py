@@ -44,15 +44,13 @@ def format_tables(results: dict) -> str:
                 f"{(m + ' (paper)')[:16]:<16}" + "".join(f"{_fmt(ref.get(c)):>8}" for c in TABLE1_COLUMNS)
             )
         c = _counts(results, "viubench")
-        lines.append(
-            f"failed items: {c.get('n_failed', 0)}, unparsed: {c.get('n_unparsed', 0)} of {c.get('n_items', 0)}"
-        )
+        failed, unparsed, items = c.get("n_failed", 0), c.get("n_unparsed", 0), c.get("n_items", 0)
+        lines.append(f"failed items: {failed}, unparsed: {unparsed} of {items}")
         lines.append("")
     others = [b for b in res if b != "viubench"]
     if others:
-        lines.append(
-            f"{'benchmark':<22}{'metric':<14}{model[:14]:>14}{'Qwen3-VL-8B':>13}{'VideoSSR-8B':>13}  failed/unparsed/items"
-        )
+        columns = f"{'benchmark':<22}{'metric':<14}{model[:14]:>14}{'Qwen3-VL-8B':>13}{'VideoSSR-8B':>13}"
+        lines.append(f"{columns}  failed/unparsed/items")
         lines.append(f"{'':<22}{'':<14}{'':>14}{f'(paper, {frames}f)':>13}{f'(paper, {frames}f)':>13}")
         for bench in others:
             spec = BENCHMARKS.get(bench)
@@ -74,7 +72,7 @@ def format_tables(results: dict) -> str:
 
 
 def plot_chart(results: dict, path: Path) -> Path | None:
-    """Bars: this model's primary score per benchmark (VIUBench: its subtypes and Overall) next to the paper's."""
+    """Bars: this model's primary score per benchmark (VIUBench: subtypes and Overall) next to the paper's."""
     import matplotlib
 
     matplotlib.use("Agg")

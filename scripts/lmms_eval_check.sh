@@ -4,6 +4,7 @@
 # a small VIUBench in a temporary folder. Nothing is written into the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 started=$(date +%s)
 python=$(bash scripts/lmms_eval_env.sh)
@@ -12,8 +13,8 @@ trap 'rm -rf "$work"' EXIT
 folder=${VIUBENCH:-viubench}
 if [ ! -d "$folder" ]; then
   echo "[lmms-eval] no $folder: building a small VIUBench in $work" >&2
-  .venv/bin/python build/run.py --datasets viubench --num-samples viubench=18 --max-pixels 64x64 \
-    --out-dir "$work" --no-progress --no-verify >&2
+  (cd "$work" && "$repo/.venv/bin/python" "$repo/build/run.py" --datasets viubench --num-samples viubench=18 \
+    --max-pixels 64x64 --out-dir "$work" --no-progress --no-verify >&2)
   folder="$work/viubench"
 fi
 .venv/bin/python eval/run.py --model random --benchmarks viubench --data "viubench=$folder" \

@@ -1,5 +1,5 @@
-"""The eval command lines: generated from EvalConfig / SubmitConfig, every documented flag parses as before, errors
-are one line naming the bad value, and the scripts and console entry points are thin wrappers over them."""
+"""The eval command lines: generated from EvalConfig / SubmitConfig, every documented flag parses as before,
+errors are one line naming the bad value, and the scripts and console entry points are thin wrappers."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def _run(script: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProce
 
 def test_every_documented_flag_parses_into_the_config():
     command_line = (
-        "--model Qwen/Qwen3-VL-8B-Instruct --benchmarks viubench,charades --backend openai --frames 48 --fps 1.5 "
-        "--max-pixels 65536 --max-new-tokens 32 --out o --data charades=/d/charades --data tacos=/d/test.json "
+        "--model Qwen/Qwen3-VL-8B-Instruct --benchmarks viubench,charades --backend openai --frames 48 "
+        "--fps 1.5 --max-pixels 65536 --max-new-tokens 32 --out o --data charades=/d/charades "
+        "--data tacos=/d/test.json "
         "--video-root /v --limit 5 --shard 1/4 --seed 7 --revision abc --dtype bfloat16 --device cpu "
         "--api-base http://h:1/v1 --api-key k --openai-video video_url --no-progress --no-chart "
         "--random-grounding uniform"

@@ -1,16 +1,17 @@
-"""Table 1's Random Guess row: ``eval/run.py --model random`` on a generated 2,700-item VIUBench (9 subtypes x 300,
-as the paper's) lands within sampling error of all nine published cells.
+"""Table 1's Random Guess row: ``eval/run.py --model random`` on a generated 2,700-item VIUBench (9 subtypes
+x 300, as the paper's) lands within sampling error of all nine published cells.
 
 The VIUBench here is generated fast: every sample is made by videossr.tasks (plan + make on small frames) and
 written in the published layout by build/repo.py, but all rows share one placeholder clip, because the random
 backend never looks at the videos (it answers from the row: subtype, params, clip duration).
 
-Sampling error, per cell (and for the task averages and Overall, from their cells): the paper's cells are means over its 300 items per subtype (the grounding cells
+Sampling error, per cell: the paper's cells are means over its 300 items per subtype (the grounding cells
 vary from 25.2 to 25.9 around the 25.0 expectation), so the difference between our cell and theirs has the
 variance of two such means: ``se^2 * (1 + n / 300)`` with ``se`` from our per-item score variance. A cell is
 consistent when the difference is within 3 of these standard errors plus 0.05 (the published rounding). A
 cell of 0/1 scores that are all 0 (jigsaw) has no sample variance, so its per-item variance is the binomial
-``p (1 - p)`` at the Agresti-Coull estimate ``p = (k + 4.5) / (n + 9)`` (z = 3).
+``p (1 - p)`` at the Agresti-Coull estimate ``p = (k + 4.5) / (n + 9)`` (z = 3). The task averages and
+Overall combine the errors of their cells.
 """
 
 from __future__ import annotations

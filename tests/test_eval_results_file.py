@@ -1,6 +1,6 @@
-"""results.json carries the keys lmms-eval writes, holds only metrics in its metric dicts, and gives each metric
-its standard error from the per-item scores. (lmms-eval's own table printer renders it in tests/test_lmms_eval.py,
-which runs it in lmms-eval's environment.)"""
+"""results.json carries the keys lmms-eval writes, holds only metrics in its metric dicts, and gives each
+metric its standard error from the per-item scores. (lmms-eval's own table printer renders it in
+tests/test_lmms_eval.py, which runs in lmms-eval's environment.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""eval/submit.py: the model-index (per-metric settings, real dataset ids and revisions, a source link), the pull
-request, and the merge of a second submission, through ``create_autospec(HfApi, instance=True)`` (every call
-is checked against huggingface_hub's real signatures) backed by a small in-memory model of a Hub repo."""
+"""eval/submit.py: the model-index (per-metric settings, real dataset ids and revisions, a source link), the
+pull request, and the merge of a second submission, through ``create_autospec(HfApi, instance=True)`` (each
+call is checked against huggingface_hub's real signatures) backed by a small in-memory model of a Hub repo."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class FakeRepo:
 
 
 def write_results(folder: Path, frames: int, benches: tuple[str, ...], value: float = 50.0) -> Path:
-    """A results.json as eval/run.py writes it, for these benchmarks at ``frames`` (their configs are real)."""
+    """A results.json as eval/run.py writes it, for these benchmarks at ``frames`` (with real configs)."""
     runs = {}
     for name in benches:
         spec = BENCHMARKS[name]

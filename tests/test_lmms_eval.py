@@ -1,7 +1,7 @@
-"""VIUBench as an lmms-eval task, checked in lmms-eval 0.7.3's own environment (scripts/lmms_eval_env.sh, cached
-outside the clone): its TaskManager loads the task from a built VIUBench, its process_results scores the ground
-truth at 100 and the project's random answers at the project's own figures, and its table printer renders the
-project's results.json files. Skipped only when the package index that provides lmms-eval cannot be reached."""
+"""VIUBench as an lmms-eval task, checked in lmms-eval 0.7.3's own environment (scripts/lmms_eval_env.sh,
+cached outside the clone): its TaskManager loads the task from a built VIUBench, its process_results scores
+the ground truth at 100 and the project's random answers at the project's own figures, and its table printer
+renders the project's results.json files. Skipped only when the package index cannot be reached."""
 
 from __future__ import annotations
 
@@ -82,12 +82,15 @@ def test_viubench_task_in_lmms_eval_scores_as_the_project(lmms_python, tmp_path)
     }
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    report = json.loads(proc.stdout[proc.stdout.index("\n{") :])
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert report["lmms_eval"] == "0.7.3" and report["av"].split(".")[0] == "15"  # lmms-eval's own PyAV pin
     assert report["documents"] == 18 and report["problems"] == []
     assert set(report["oracle"].values()) == {100.0}
     project = json.loads((tmp_path / "random" / "results.json").read_text())["results"]["viubench"]
     for metric, value in report["random"].items():
         assert value == pytest.approx(project[f"{metric},none"], abs=1e-3), metric
-    table = next(iter(report["rendered"].values()))
-    assert all(title in table for title in ("Video-MME", "Charades-STA", "VCRBench")) and "N/A" in table
+    ours, mixed = (
+        report["tables"][str(p)] for p in (tmp_path / "random" / "results.json", tmp_path / "mixed.json")
+    )
+    assert "VIUBench" in ours and "overall" in ours and "grounding/ChannelSwap" in ours
+    assert all(title in mixed for title in ("Video-MME", "Charades-STA", "VCRBench")) and "N/A" in mixed

@@ -51,8 +51,9 @@ def option(
 
     ``parse`` turns the command-line text into the value (``int``, a pixel-size parser, ...; default: from
     the annotation); ``repeatable`` lets a list option be given several times, each adding its values
-    (``--data a=1 --data b=2``; without it the last occurrence wins); ``required`` makes the option mandatory on the command line while the dataclass keeps
-    its default for programmatic use; ``cli=False`` keeps a field off the command line.
+    (``--data a=1 --data b=2``; without it the last occurrence wins); ``required`` makes the option
+    mandatory on the command line while the dataclass keeps its default for programmatic use;
+    ``cli=False`` keeps a field off the command line.
     """
     metadata = {
         "help": help,

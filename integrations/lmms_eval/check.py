@@ -38,9 +38,8 @@ def load_task(folder: Path, scratch: Path):
     from lmms_eval.tasks import TaskManager, get_task_dict
 
     local = scratch / "viubench_local.yaml"
-    local.write_text(
-        f"include: {HERE / 'viubench' / 'viubench.yaml'}\ntask: viubench_local\ndataset_path: {folder.resolve()}\n"
-    )
+    include = HERE / "viubench" / "viubench.yaml"
+    local.write_text(f"include: {include}\ntask: viubench_local\ndataset_path: {folder.resolve()}\n")
     manager = TaskManager(verbosity="ERROR", include_path=[str(HERE), str(scratch)], include_defaults=False)
     missing = {"viubench", "viubench_local"} - set(manager.all_tasks)
     if missing:
@@ -72,67 +71,63 @@ def check_documents(task, docs: list[dict]) -> list[str]:
     return problems
 
 
+def compare_random(task, docs: list[dict], run_dir: Path) -> tuple[dict[str, float], list[str]]:
+    """The project's random answers scored by lmms-eval, and where they differ from the project's figures."""
+    lines = (run_dir / "samples_viubench.jsonl").read_text().splitlines()
+    answers = {sample["id"]: sample["resps"] for sample in map(json.loads, lines)}
+    missing = [doc["id"] for doc in docs if doc["id"] not in answers]
+    problems = [f"no project answer for {len(missing)} documents, e.g. {missing[:3]}"] if missing else []
+    random = score(task, docs, [answers.get(doc["id"], "") for doc in docs])
+    expected = json.loads((run_dir / "results.json").read_text())["results"]["viubench"]
+    for metric, value in random.items():
+        want = expected.get(f"{metric},none")
+        if want is None or abs(value - want) > TOLERANCE:
+            problems.append(f"random {metric}: lmms-eval {value:.4f}, project {want}")
+    return random, problems
+
+
+def render_tables(paths: list[Path]) -> tuple[dict[str, str], list[str]]:
+    """lmms-eval's make_table of each results.json, and the benchmarks it has no row for."""
+    from lmms_eval.utils import make_table
+
+    tables, problems = {}, []
+    for path in paths:
+        results = json.loads(path.read_text())
+        aliases = [entry["alias"] for entry in results["results"].values()]
+        tables[str(path)] = make_table(results)  # it pops each alias from the entries
+        problems += [f"make_table: no row for {a} in {path}" for a in aliases if a not in tables[str(path)]]
+    return tables, problems
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Check the VIUBench lmms-eval task in lmms-eval's environment."
-    )
+    parser = argparse.ArgumentParser(description="Check the VIUBench task in lmms-eval's environment.")
     parser.add_argument("--viubench", required=True, type=Path, help="a built VIUBench folder")
-    parser.add_argument(
-        "--results", required=True, type=Path, help="eval/run.py --model random output folder"
-    )
+    parser.add_argument("--results", required=True, type=Path, help="eval/run.py --model random output")
     parser.add_argument("--project-site", help="the project environment's site-packages (its .pth files)")
-    parser.add_argument(
-        "--render",
-        action="append",
-        default=[],
-        type=Path,
-        help="another results.json for make_table (repeatable)",
-    )
+    parser.add_argument("--render", action="append", default=[], type=Path, help="another results.json")
     args = parser.parse_args(argv)
     if args.project_site:
         site.addsitedir(args.project_site)
-    from lmms_eval import utils as lmms_utils
-
     with tempfile.TemporaryDirectory() as scratch:
         task = load_task(args.viubench, Path(scratch))
     docs = list(task.test_docs())
     problems = check_documents(task, docs)
     oracle = score(task, docs, [doc["answer"] for doc in docs])
     problems += [f"oracle {m} = {v:.4f}, expected 100" for m, v in oracle.items() if abs(v - 100.0) > 1e-9]
-    project = json.loads((args.results / "results.json").read_text())
-    samples = [
-        json.loads(line) for line in (args.results / "samples_viubench.jsonl").read_text().splitlines()
-    ]
-    answers = {s["id"]: s["resps"] for s in samples}
-    missing = [doc["id"] for doc in docs if doc["id"] not in answers]
-    problems += [f"no project answer for {len(missing)} documents, e.g. {missing[:3]}"] if missing else []
-    random = score(task, docs, [answers.get(doc["id"], "") for doc in docs])
-    expected = project["results"]["viubench"]
-    for metric, value in random.items():
-        want = expected.get(f"{metric},none")
-        if want is None or abs(value - want) > TOLERANCE:
-            problems.append(f"random {metric}: lmms-eval {value:.4f}, project {want}")
-    table = lmms_utils.make_table(json.loads(json.dumps(project)))  # it pops each alias
-    if "VIUBench" not in table or "overall" not in table:
-        problems.append("make_table did not render the project's results.json")
-    rendered = {}
-    for path in args.render:
-        other = json.loads(path.read_text())
-        rendered[str(path)] = lmms_utils.make_table(other)
-        aliases = [entry["alias"] for entry in json.loads(path.read_text())["results"].values()]
-        problems += [f"make_table: no row for {a} of {path}" for a in aliases if a not in rendered[str(path)]]
+    random, mismatches = compare_random(task, docs, args.results)
+    tables, missing_rows = render_tables([args.results / "results.json", *args.render])
     report = {
         "lmms_eval": _version("lmms_eval"),
         "av": _version("av"),
         "documents": len(docs),
         "oracle": oracle,
         "random": random,
-        "rendered": rendered,
-        "problems": problems,
+        "tables": tables,
+        "problems": problems + mismatches + missing_rows,
     }
-    print(table)
+    print(tables[str(args.results / "results.json")])  # lmms-eval's own rendering of the project's results
     print(json.dumps(report, indent=2))
-    return 1 if problems else 0
+    return 1 if report["problems"] else 0
 
 
 def _version(package: str) -> str | None:

@@ -35,7 +35,10 @@ SUBTYPES = (
     "jigsaw/easy",
     "jigsaw/hard",
 )
-TASKS = {task: tuple(s for s in SUBTYPES if s.startswith(task + "/")) for task in ("counting", "grounding", "jigsaw")}
+TASKS = {
+    task: tuple(s for s in SUBTYPES if s.startswith(task + "/"))
+    for task in ("counting", "grounding", "jigsaw")
+}
 METRICS = (*SUBTYPES, *TASKS, "overall")
 
 
@@ -83,7 +86,9 @@ def viubench_doc_to_messages(doc: dict, lmms_eval_specific_kwargs: dict | None =
     videos = viubench_doc_to_visual(doc)
     pieces = doc["question"].split(VIDEO)
     if len(pieces) - 1 != len(videos):
-        raise ValueError(f"VIUBench item {doc['id']}: {len(pieces) - 1} <video> markers for {len(videos)} clips")
+        raise ValueError(
+            f"VIUBench item {doc['id']}: {len(pieces) - 1} <video> markers for {len(videos)} clips"
+        )
     content: list[dict] = []
     for i, text in enumerate(pieces):
         if i > 0:
