@@ -183,13 +183,14 @@ def submit_parser() -> OneLineParser:
 def list_benchmarks() -> str:
     lines = []
     for spec in BENCHMARKS.values():
-        where = spec.hub_id or "(local: --data)"
+        where = f"{spec.hub_id}@{spec.revision}" if spec.hub_id else "(local: --data)"
         configs = "" if spec.configs == (None,) else f" [{len(spec.configs)} configs]"
         lines.append(
             f"{spec.name:<15}{spec.title:<22}{where}{configs} split={spec.split} videos={spec.video_source}"
         )
         lines.append(f"{'':<15}metrics: {', '.join(spec.metrics)}")
         lines.append(f"{'':<15}protocol: {spec.protocol}")
+        lines.append(f"{'':<15}verified: {spec.verified}")
     return "\n".join(lines)
 
 
