@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,7 +238,7 @@ def submit(
     token: str | None = None,
     leaderboard_repo: str | None = None,
     api: HfApi | None = None,
-    out=print,
+    out: Callable[[str], None] = print,
 ) -> Submission:
     """Put the results into ``repo``'s model-index by pull request (with ``dry_run``: print the diff)."""
     from huggingface_hub import HfApi
