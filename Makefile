@@ -31,4 +31,4 @@ lmms-eval-check: setup
 	bash scripts/lmms_eval_check.sh
 
 clean:
-	rm -rf videossr-30k viubench outputs .pytest_cache .ruff_cache
+	rm -rf videossr-30k viubench .videossr-work outputs .pytest_cache .ruff_cache

@@ -122,9 +122,18 @@ def _make_natural_video(job: tuple[str, int, list[str], float]) -> str:
     return path
 
 
+def _link(video: Path, target: Path) -> None:
+    """``target`` as a hard link to ``video`` (a copy across filesystems): the build does not follow
+    symbolic links out of a source folder."""
+    try:
+        os.link(video, target)
+    except OSError:
+        shutil.copyfile(video, target)
+
+
 def link_sources(folder: Path, run_dir: Path) -> int:
     """``--sources``: link the folder's videos (found as the build finds them) into the run's corpus folder,
-    named in order, as mp4 links (the paper's frame sampler only lists ``*.mp4``). Returns their number."""
+    named in order, as mp4 files (the paper's frame sampler only lists ``*.mp4``). Returns their number."""
     from videossr.build.sources import discover
 
     pairs, skipped = discover([folder])
@@ -136,7 +145,7 @@ def link_sources(folder: Path, run_dir: Path) -> int:
         print(f"[bench] --sources: {len(skipped)} entries skipped while listing: "
               f"{'; '.join(f'{s.source}: {s.reason}' for s in skipped[:3])}", flush=True)  # fmt: skip
     for i, (_, path) in enumerate(pairs):
-        os.symlink(Path(path).resolve(), run_dir / f"v{i:04d}.mp4")
+        _link(Path(path).resolve(), run_dir / f"v{i:04d}.mp4")
     return len(pairs)
 
 
@@ -175,7 +184,7 @@ def make_corpus(args: argparse.Namespace) -> Path:
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     for i in range(args.num_videos):
-        os.symlink((root / f"v{i:04d}.mp4").resolve(), run_dir / f"v{i:04d}.mp4")
+        _link((root / f"v{i:04d}.mp4").resolve(), run_dir / f"v{i:04d}.mp4")
     return run_dir
 
 

@@ -8,8 +8,17 @@ import os
 import sys
 from pathlib import Path
 
-from .recipes import BUILTIN, Recipe, load_recipe
+from .recipes import BUILTIN, MAX_FRAME_PIXELS, MAX_SAMPLES, MIN_FRAME_PIXELS, Recipe, load_recipe
 from .render import DEFAULT_CRF, MAX_CRF
+from .sources import (
+    LIST_EXTENSIONS,
+    MAX_SOURCE_PIXELS,
+    VIDEO_EXTENSIONS,
+    describe_pixels,
+    source_argument_error,
+)
+
+MAX_SOURCE_PIXELS_LIMIT = 16384 * 16384  # the largest --max-source-pixels (decoders' own frame-size limit)
 
 EPILOG = """\
 examples:
@@ -18,8 +27,10 @@ examples:
   python build/run.py --sources list.txt --recipe my_mix.yaml --num-samples 500
   python build/run.py --sources /data/videos --scheduler tcp://scheduler:8786   # an existing Dask cluster
 
-Re-running the same command resumes: finished units are kept under <out>/<dataset>/.work/, and
-unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl).
+Re-running the same command resumes: finished units are kept under <out>/.videossr-work/<dataset>/, and
+unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl). One build at a time writes a
+dataset folder (a lock, <out>/.videossr-work/<dataset>.lock); the new folder replaces the previous one in a
+single step, so a crash leaves the previous dataset whole. A folder this tool did not make is never replaced.
 """
 
 
@@ -30,8 +41,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _max_pixels(text: str) -> int:
-    """``65536`` or ``256x256``."""
+def _pixels(text: str, low: int, high: int) -> int:
+    """``65536`` or ``256x256``, within ``low..high``."""
     try:
         if "x" in text.lower():
             w, h = text.lower().split("x", 1)
@@ -42,9 +53,19 @@ def _max_pixels(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a pixel count like 65536 or 256x256, got {text!r}"
         ) from None
-    if value < 16 * 16:
-        raise argparse.ArgumentTypeError(f"must be at least 16x16, got {text}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"must be between {describe_pixels(low)} and {describe_pixels(high)} ({low}..{high}), got {text}"
+        )
     return value
+
+
+def _max_pixels(text: str) -> int:
+    return _pixels(text, MIN_FRAME_PIXELS, MAX_FRAME_PIXELS)
+
+
+def _max_source_pixels(text: str) -> int:
+    return _pixels(text, MIN_FRAME_PIXELS, MAX_SOURCE_PIXELS_LIMIT)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,9 +75,15 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--sources", nargs="+", metavar="PATH",
-                   help="folders (searched recursively for mp4/mkv/webm/mov/avi), text files with one video path per "
-                        "line, or single videos. Default: the embedded demo corpus (no network).")  # fmt: skip
+    videos = "/".join(e[1:] for e in VIDEO_EXTENSIONS)
+    p.add_argument(
+        "--sources",
+        nargs="+",
+        metavar="PATH",
+        help=f"folders (searched recursively for {videos}), list files ({'/'.join(LIST_EXTENSIONS)}: one video "
+        "path per line, relative to the list's folder), or single videos. Default: the embedded demo corpus "
+        "(no network).",
+    )
     p.add_argument("--datasets", default="videossr-30k,viubench",
                    help=f"comma-separated built-in recipes to build: {', '.join(BUILTIN)} (default: both)")  # fmt: skip
     p.add_argument(
@@ -68,7 +95,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=_max_pixels, metavar="PIXELS",
                    help="max pixels per frame (65536 or 256x256); default per recipe (256x256 for videossr-30k, "
                         "512x512 for viubench)")  # fmt: skip
-    p.add_argument("--out-dir", default=".", help="where the dataset folders are written (default: .)")
+    p.add_argument(
+        "--max-source-pixels",
+        type=_max_source_pixels,
+        default=MAX_SOURCE_PIXELS,
+        metavar="PIXELS",
+        help=f"skip sources with more pixels per frame (default {describe_pixels(MAX_SOURCE_PIXELS)})",
+    )
+    p.add_argument(
+        "--out-dir",
+        default=".",
+        help="where the dataset folders are written (default: .); not a sources folder, and an existing "
+        "<out>/<dataset> is replaced only if this tool made it",
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="global seed; same sources + seed -> same rows and bytes"
     )
@@ -88,7 +127,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--push", nargs="?", const="", metavar="REPO_OR_NAMESPACE",
                    help="publish to the Hub: NAMESPACE/<dataset> (default namespace: your account), or a full repo "
                         "id when building one dataset. Token: HF_TOKEN or `hf auth login`.")  # fmt: skip
-    p.add_argument("--private", action="store_true", help="create private Hub repos")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="create private Hub repos (an existing repo keeps its visibility)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --push: build (or resume) and verify, then print the repo ids, their visibility and every "
+        "file that would be uploaded with its size; nothing is created or uploaded and no token is needed",
+    )
+    p.add_argument(
+        "--push-unverified",
+        action="store_true",
+        help="push even when verify found problems or was skipped with --no-verify (such a push is refused "
+        "otherwise)",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip build/verify.py's checks at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -122,8 +177,8 @@ def _recipes(args: argparse.Namespace, p: argparse.ArgumentParser, demo: bool) -
         bad = [n for n in sizes if n not in {r.name for r in recipes}]
         if bad:
             p.error(f"argument --num-samples: no dataset named {', '.join(bad)} is being built")
-        if any(v < 0 for v in sizes.values()):
-            p.error("argument --num-samples: counts must be >= 0")
+        if any(not 0 <= v <= MAX_SAMPLES for v in sizes.values()):
+            p.error(f"argument --num-samples: counts must be in 0..{MAX_SAMPLES:,} per dataset")
     elif demo:
         from .demo import DEMO_NUM_SAMPLES
 
@@ -138,6 +193,28 @@ def _recipes(args: argparse.Namespace, p: argparse.ArgumentParser, demo: bool) -
     return out
 
 
+def _check_source_arguments(p: argparse.ArgumentParser, sources: list[str]) -> None:
+    """Every --sources argument is a folder, a video or a list file (one error line otherwise)."""
+    for s in sources:
+        error = source_argument_error(s)
+        if error:
+            p.error(f"argument {error}")
+
+
+def _check_push_options(args: argparse.Namespace, p: argparse.ArgumentParser, names: list[str]) -> None:
+    """Before anything is built: the push options go together and the target repo ids are valid."""
+    for flag, given in (("--dry-run", args.dry_run), ("--push-unverified", args.push_unverified)):
+        if given and args.push is None:
+            p.error(f"argument {flag}: only goes with --push")
+    if args.push is not None:
+        from .publish import repo_ids
+
+        try:
+            repo_ids(names, args.push or None)
+        except ValueError as exc:
+            p.error(f"argument --push: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -149,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"argument --retries: must be >= 0, got {args.retries}")
     demo = not args.sources
     recipes = _recipes(args, p, demo)
+    _check_push_options(args, p, [r.name for r in recipes])
 
     from .pipeline import BuildConfig, build, result_dict
 
@@ -159,9 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print("[build] no --sources given: building the embedded demo corpus (no network)", flush=True)
         sources = [str(demo_sources())]
     else:
-        missing = [s for s in sources if not Path(s).exists()]
-        if missing:
-            p.error(f"argument --sources: {missing[0]} does not exist")
+        _check_source_arguments(p, sources)
     config = BuildConfig(
         out_dir=Path(args.out_dir),
         seed=args.seed,
@@ -171,9 +247,19 @@ def main(argv: list[str] | None = None) -> int:
         scheduler=args.scheduler,
         retries=args.retries,
         progress=not args.no_progress,
+        max_source_pixels=args.max_source_pixels,
     )
+    from .lock import BuildLocked
+    from .output import OutputRefused
+    from .sources import SourcesError
+
     try:
         result = build(recipes, sources, config)
+    except (OutputRefused, SourcesError) as exc:
+        p.error(str(exc))
+    except BuildLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         import errno
 
@@ -188,18 +274,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     problems = 0
+    verified: dict[str, int] | None = None  # problems per dataset; None when verify did not run
     if not args.no_verify:
         try:
             from .verify import verify_repo
         except ImportError:
             verify_repo = None
         if verify_repo is not None:
+            verified = {}
             others = [d.out_dir for d in result.datasets]
             for d in result.datasets:
                 other = next((o for o in others if o != d.out_dir), None)
                 report = verify_repo(d.out_dir, other=other)
                 ok = not report.problems
                 problems += len(report.problems)
+                verified[d.name] = len(report.problems)
                 print(f"[verify] {d.name}: {'OK' if ok else f'{len(report.problems)} problem(s)'}")
                 for prob in report.problems[:20]:
                     print(f"  - {prob}")
@@ -222,15 +311,19 @@ def main(argv: list[str] | None = None) -> int:
         Path(os.environ["VIDEOSSR_BUILD_SUMMARY"]).write_text(json.dumps(result_dict(result), indent=2))
 
     if args.push is not None:
-        from .publish import push_folder, repo_ids
+        from .publish import push_command
 
-        try:
-            targets = repo_ids([d.name for d in result.datasets], args.push or None)
-        except ValueError as exc:
-            p.error(f"argument --push: {exc}")
-        for d in result.datasets:
-            url = push_folder(d.out_dir, targets[d.name], private=args.private)
-            print(f"[push] {d.name} -> {url}")
+        pushed = push_command(
+            [(d.name, d.out_dir) for d in result.datasets],
+            args.push or None,
+            private=args.private,
+            dry_run=args.dry_run,
+            verify=verified,
+            allow_unverified=args.push_unverified,
+            progress=not args.no_progress,
+        )
+        if pushed:
+            return pushed
     return 1 if problems else 0
 
 

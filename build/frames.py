@@ -6,10 +6,17 @@ out, skipping frames that nothing references (non-reference B frames) unless the
 H.264 (B frames, 2 s keyframe interval) that costs about 40 % less CPU than decord's ``get_batch``, which
 decodes and converts every frame it passes.
 
-Decoders can hang or leak on malformed files (NOTES-ecosystem E), so decoding never runs in the builder's
-own process: a long-lived child (one per builder worker) serves decode requests over pipes. A request that
-takes longer than its timeout, or a child that dies, is reported as a :class:`DecodeError` and the child
-is restarted; the build goes on. The child is also recycled every ``RECYCLE_AFTER`` requests to bound leaks.
+Some decoders do not honour frame skipping (libdav1d on SVT-AV1 streams loses frames it was told it could
+skip, and keeps losing them on that decoder instance): when the fast path misses a wanted frame, the file is
+opened again and decoded without skipping, then, if frames are still missing, plainly in sequence from its
+start; only a frame that the sequential decode cannot deliver either fails the request. A file whose decoder
+lost frames once is never decoded with skipping again while the child keeps it open.
+
+Decoders can hang or leak on malformed files, so decoding never runs in the builder's own process: a
+long-lived child (one per builder worker) serves decode requests over pipes. A request that takes longer
+than its timeout, or a child that dies, is reported as a :class:`DecodeError` and the child is restarted;
+the build goes on. The child is also recycled every ``RECYCLE_AFTER`` requests to bound leaks. It parses
+untrusted media, so it runs without the credentials in the builder's environment (:func:`decoder_env`).
 
 Frames come out upright (turned by the rotation metadata; checked against ffmpeg's autorotate in the
 tests), downscaled with the aspect kept to even sizes of at most ``max_pixels`` pixels.
@@ -21,10 +28,12 @@ import contextlib
 import json
 import math
 import os
+import re
 import select
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -82,6 +91,8 @@ class _Video:
     """
 
     def __init__(self, path: str) -> None:
+        self.path = path
+        self.skip_nonref = True  # cleared once the decoder lost frames it was allowed to skip
         self.container, self.stream = _open_stream(path)
         stamps, keys = [], []
         for packet in self.container.demux(self.stream):
@@ -100,6 +111,11 @@ class _Video:
 
     def close(self) -> None:
         self.container.close()
+
+    def _reopen(self) -> None:
+        """A fresh demuxer and decoder (a decoder's state can outlive a flush; the frame index is kept)."""
+        self.container.close()
+        self.container, self.stream = _open_stream(self.path)
 
     def _frames_by_pts(self, wanted: dict[int, int], convert: Any, skip: bool) -> dict[int, np.ndarray]:
         """Decode the frames whose timestamps ``wanted`` maps to indices, GOP by GOP: seek to the keyframe
@@ -144,6 +160,18 @@ class _Video:
                 break
         return out, times
 
+    def _frames_sequential(self, wanted: dict[int, int], convert: Any) -> dict[int, np.ndarray]:
+        """Decode from the start, every frame, until the frames ``wanted`` maps to indices are out: the plain
+        decode every other path is checked against."""
+        todo = dict(wanted)
+        out: dict[int, np.ndarray] = {}
+        for frame in self.container.decode(self.stream):
+            if frame.pts in todo:
+                out[todo.pop(frame.pts)] = convert(frame)
+                if not todo:
+                    break
+        return out
+
     def frames(self, unique: np.ndarray, convert: Any) -> tuple[dict[int, np.ndarray], list[float]]:
         """Frames ``unique`` (sorted, distinct indices) and their presentation times in seconds from frame 0."""
         if self.linear:
@@ -151,11 +179,19 @@ class _Video:
             return out, [times.get(int(i), 0.0) for i in unique]
         stamps = self.pts[unique]
         wanted = {int(t): int(i) for t, i in zip(stamps, unique)}
-        out = self._frames_by_pts(wanted, convert, skip=True)
-        if len(out) < len(wanted):  # e.g. a keyframe flag the decoder cannot start from: decode everything
-            missing = {t: i for t, i in wanted.items() if i not in out}
-            out.update(self._frames_by_pts(missing, convert, skip=False))
+        out = self._frames_by_pts(wanted, convert, skip=self.skip_nonref)
+        if len(out) < len(wanted):  # lost: a decoder that ignores skipping, a keyframe it cannot start from
+            self.skip_nonref = False
+            self._reopen()
+            out.update(self._frames_by_pts(self._missing(wanted, out), convert, skip=False))
+        if len(out) < len(wanted):  # still lost: the plain decode, from the start
+            self._reopen()
+            out.update(self._frames_sequential(self._missing(wanted, out), convert))
         return out, [float((t - self.pts[0]) * self.time_base) for t in stamps]
+
+    @staticmethod
+    def _missing(wanted: dict[int, int], out: dict[int, np.ndarray]) -> dict[int, int]:
+        return {t: i for t, i in wanted.items() if i not in out}
 
 
 def _converter(out_w: int, out_h: int, rotation: int) -> Any:
@@ -280,6 +316,19 @@ def serve() -> None:
 # Parent side
 
 
+# Environment variables a process that parses untrusted media does not get: Hub, API and cloud credentials,
+# and the SSH agent.
+SECRET_NAME = re.compile(
+    r"TOKEN|API_?KEY|SECRET|PASSW|CREDENTIAL|ACCESS_KEY|KEY_ID|PRIVATE_KEY|AUTH|_KEY$", re.I
+)
+
+
+def decoder_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the variables whose names say they hold a credential (``HF_TOKEN``,
+    ``OPENAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``SSH_AUTH_SOCK``...)."""
+    return {k: v for k, v in environ.items() if not SECRET_NAME.search(k)}
+
+
 class FrameSampler:
     """Client of one decode child. Not thread-safe; each builder worker process holds its own."""
 
@@ -290,7 +339,7 @@ class FrameSampler:
         self.last_pts: np.ndarray | None = None  # presentation times of the last frames_at call
 
     def _start(self) -> subprocess.Popen:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+        env = dict(decoder_env(os.environ), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
         return subprocess.Popen(
             [sys.executable, "-c", "from videossr.build.frames import serve; serve()"],
             stdin=subprocess.PIPE,
@@ -421,8 +470,6 @@ class FrameSampler:
 
 def _scrub_paths(message: str, path: str) -> str:
     """Decoder errors go into manifests: drop paths and the decoder's wall-clock stamps ([21:24:29])."""
-    import re
-
     if path:
         message = message.replace(path, "<source>")
     message = re.sub(r"\[\d{1,2}:\d{2}:\d{2}\]\s*", "", message)

@@ -2,9 +2,11 @@
 -> parts on disk -> Hub-layout dataset folders.
 
 The driver only schedules and counts; workers do all decoding and encoding and write their rows to a part
-file under ``<out>/.work/``. A unit whose part and marker exist is not redone, so re-running the same command
-resumes, and because every random choice is seeded from ``(seed, dataset, sample index)`` the final dataset
-is the same as an uninterrupted run's, whichever worker ran what.
+file under ``<out>/.videossr-work/<dataset>/parts/``. A unit whose part and marker read back whole is not
+redone, so re-running the same command resumes, and because every random choice is seeded from
+``(seed, dataset, sample index)`` the final dataset is the same as an uninterrupted run's, whichever worker
+ran what. Before anything is written the build checks where it writes (:mod:`.output`) and takes each
+dataset's lock (:mod:`.lock`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.tasks import (
     SampleRejected,
@@ -38,12 +39,24 @@ from videossr.tasks import (
 
 from videossr import __version__
 
+from .faults import fault_point, kill_once
 from .frames import DecodeError, fit_size, worker_sampler
+from .lock import dataset_locks
+from .output import (
+    CACHE_DIR,
+    OutputRefused,
+    check_replaceable,
+    check_sources_apart,
+    dataset_folder,
+    recover,
+    work_area,
+)
+from .parts import finished_summary, write_part
+from .probe_cache import ProbeCache
 from .recipes import Recipe
 from .render import DEFAULT_CRF, DEFAULT_PRESET, FFmpegError, encoder_version, ffmpeg_version
-from .repo import ArrowRow, atomic_write_text, finalize_repo, render_row
-from .schema import arrow_schema
-from .sources import ProbeCache, Skipped, Source, dedupe, discover, probe_source
+from .repo import ArrowRow, finalize_repo, render_row
+from .sources import MAX_SOURCE_PIXELS, Skipped, Source, dedupe, discover, probe_source
 
 log = logging.getLogger("videossr.build")
 
@@ -51,9 +64,9 @@ MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with up to 4 workers those are done
 UNITS_IN_FLIGHT = 256  # units submitted to Dask at once, at least (8 per worker thread on larger clusters)
-PROBE_CACHE = Path(".videossr-cache") / "probe.jsonl"  # under --out-dir, beside the dataset folders
+PROBE_CACHE = Path(CACHE_DIR) / "probe.jsonl"  # under --out-dir, beside the dataset folders
 FRAME_FILES_KEPT = 8  # decoded-frame files each worker keeps for later units' fallbacks (see _fallbacks)
-PIPELINE_VERSION = 13  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 14  # bump when a change alters what a unit produces (invalidates resumable parts)
 
 
 @dataclass(frozen=True)
@@ -171,21 +184,6 @@ def _use_presentation_times(sample: Any, indices: np.ndarray, pts: np.ndarray, f
         np.asarray([lookup.get(int(i), t) for i, t in zip(np.rint(times * fps).astype(np.int64), times)])
         for times in sample.frame_times
     ]
-
-
-def _maybe_inject_fault() -> None:
-    """Test hook: with VIDEOSSR_FAULT_KILL_ONCE=<file>, the first unit to run SIGKILLs its own worker
-    (the file records that it happened), so tests can prove that a killed worker is retried."""
-    marker = os.environ.get("VIDEOSSR_FAULT_KILL_ONCE")
-    if marker:
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.close(fd)
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _frame_indices(times: np.ndarray, info: VideoInfo) -> np.ndarray:
@@ -332,9 +330,10 @@ def _content_key(row: dict[str, Any]) -> tuple:
 
 def run_unit(unit: Unit) -> dict[str, Any]:
     """Worker side: decode the source once for all its samples, make and render them, write the part."""
-    if unit.marker_path.exists() and unit.part_path.exists():
-        return json.loads(unit.marker_path.read_text())
-    _maybe_inject_fault()
+    done = finished_summary(unit.key, unit.part_path, unit.marker_path)
+    if done is not None:
+        return done
+    kill_once()
     sampler = worker_sampler(unit.decode_timeout)
     src = unit.source
     skipped_samples: list[dict[str, Any]] = []
@@ -412,13 +411,6 @@ def run_unit(unit: Unit) -> dict[str, Any]:
         source_error = f"no usable sample: {skipped_samples[0]['reason']}"
 
     rows.sort(key=lambda r: r["id"])
-    Path(unit.parts_dir).mkdir(parents=True, exist_ok=True)
-    tmp = unit.part_path.with_name(f".{unit.part_path.name}.tmp-{os.getpid()}")
-    # One row per row group: the driver reads the rows back one at a time, in id order, across parts.
-    pq.write_table(
-        pa.Table.from_pylist(rows, schema=arrow_schema()), tmp, compression="zstd", row_group_size=1
-    )
-    os.replace(tmp, unit.part_path)
     summary = {
         "unit": unit.key,
         "source": src.id,
@@ -427,7 +419,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
         "skipped_samples": skipped_samples,
         "source_error": source_error,
     }
-    atomic_write_text(unit.marker_path, json.dumps(summary, sort_keys=True))
+    write_part(unit.part_path, unit.marker_path, rows, summary)
     return summary
 
 
@@ -436,11 +428,18 @@ def min_source_frames(recipes: Iterable[Recipe]) -> int:
     return max(r.num_frames for r in recipes) + 6
 
 
-def probe_batch(pairs: list[tuple[str, str]], min_frames: int) -> list[dict[str, Any]]:
+def probe_batch(
+    pairs: list[tuple[str, str]],
+    min_frames: int,
+    timeout: float = 60.0,
+    max_source_pixels: int = MAX_SOURCE_PIXELS,
+) -> list[dict[str, Any]]:
     """Worker side: probe a batch of sources (batched to keep Dask's task count reasonable)."""
     out = []
     for sid, path in pairs:
-        result = probe_source(sid, path, min_frames=min_frames)
+        result = probe_source(
+            sid, path, min_frames=min_frames, timeout=timeout, max_source_pixels=max_source_pixels
+        )
         out.append({"kind": "source" if isinstance(result, Source) else "skipped", **result.to_dict()})
     return out
 
@@ -461,6 +460,7 @@ class BuildConfig:
     retries: int = 2
     max_shard_bytes: int = 500 * 1000 * 1000
     progress: bool = True
+    max_source_pixels: int = MAX_SOURCE_PIXELS  # larger sources are skipped with a reason
 
 
 @dataclass
@@ -605,12 +605,13 @@ def _run_units(
         bar.total += sum(len(u.jobs) for u in units)
         bar.refresh()
 
-    summaries = [
-        json.loads(u.marker_path.read_text())
-        for u in units
-        if u.marker_path.exists() and u.part_path.exists()
-    ]
-    todo = [u for u in units if not (u.marker_path.exists() and u.part_path.exists())]
+    summaries, todo = [], []
+    for u in units:
+        done = finished_summary(u.key, u.part_path, u.marker_path)
+        if done is None:
+            todo.append(u)
+        else:
+            summaries.append(done)
 
     totals = {"done": 0, "skipped": 0}  # running sums: summing all summaries per unit was quadratic
 
@@ -760,11 +761,11 @@ def _finalize_dataset(job: tuple, max_shard_bytes: int, progress: bool) -> Datas
     """Driver side: one dataset's rows from its parts into the Hub-layout folder (shards, card, preview)."""
     from tqdm.auto import tqdm
 
-    recipe, out, parts, ids, manifest, skipped_samples, used = job
+    recipe, out, folder, parts, ids, manifest, skipped_samples, used = job
     rows = tqdm(_iter_rows(parts, ids), total=len(ids), desc=f"{recipe.name}: writing", unit="row",
                 disable=not progress, dynamic_ncols=True, leave=False)  # fmt: skip
     summary = finalize_repo(
-        rows, out, dataset_name=recipe.name, manifest=manifest, max_shard_bytes=max_shard_bytes
+        rows, folder, dataset_name=recipe.name, manifest=manifest, max_shard_bytes=max_shard_bytes
     )
     return DatasetResult(
         name=recipe.name,
@@ -777,6 +778,18 @@ def _finalize_dataset(job: tuple, max_shard_bytes: int, progress: bool) -> Datas
     )
 
 
+def _output_folders(recipes: list[Recipe], out_dir: Path) -> dict[str, Path]:
+    """Each recipe's dataset folder, checked before anything is written: a valid name, inside ``out_dir``,
+    absent or made by this tool (raises :class:`~.output.OutputRefused` or ``ValueError``)."""
+    folders: dict[str, Path] = {}
+    for recipe in recipes:
+        if recipe.name in folders:
+            raise OutputRefused(f"dataset {recipe.name} is listed twice: each dataset is built once")
+        folders[recipe.name] = dataset_folder(out_dir, recipe.name)
+        check_replaceable(folders[recipe.name])
+    return folders
+
+
 def build(
     recipes: list[Recipe],
     source_inputs: Iterable[str | os.PathLike],
@@ -784,13 +797,72 @@ def build(
     *,
     on_progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build every recipe's dataset folder under ``config.out_dir`` (``<out>/<recipe name>``)."""
-    from tqdm.auto import tqdm
+    """Build every recipe's dataset folder under ``config.out_dir`` (``<out>/<recipe name>``).
 
+    Refuses (:class:`~.output.OutputRefused`, nothing written) a folder it did not make and an output that
+    overlaps the sources; raises :class:`~.lock.BuildLocked` when another build is writing a dataset."""
     say = on_progress or (lambda msg: print(msg, flush=True))
     t0 = time.monotonic()
+    source_inputs = list(source_inputs)
+    folders = _output_folders(recipes, Path(config.out_dir))
     pairs, skipped = discover(source_inputs)
-    say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
+    check_sources_apart(Path(config.out_dir), folders.values(), source_inputs, [p for _, p in pairs])
+    with dataset_locks(folders.values()):
+        fault_point("locked")
+        for folder in folders.values():
+            check_replaceable(folder)  # again: the folder may have appeared before the lock was taken
+            recover(folder)
+        say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
+        return _build_locked(recipes, pairs, skipped, folders, config, say, t0)
+
+
+def _probe_all(
+    client: Any, pairs: list[tuple[str, Path]], skipped: list[Skipped], config: BuildConfig, min_frames: int
+) -> tuple[list[Source], int]:
+    """Probe the sources on the cluster, those an earlier run probed (unchanged files) from its cache.
+    Returns the usable ones and how many came from the cache; the others are added to ``skipped``."""
+    cache = ProbeCache(Path(config.out_dir) / PROBE_CACHE)
+    probed: list[Source] = []
+    to_probe: list[tuple[str, Path]] = []
+    for sid, path in pairs:
+        hit = cache.get(sid, path, min_frames, config.max_source_pixels)
+        if hit is not None:
+            probed.append(hit)
+        else:
+            to_probe.append((sid, path))
+    # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = max(1, min(16, -(-len(to_probe) // (4 * n_workers))))
+    batches = [[(s, str(p)) for s, p in to_probe[i : i + size]] for i in range(0, len(to_probe), size)]
+    futures = client.map(probe_batch, batches, min_frames=min_frames, timeout=config.decode_timeout,
+                         max_source_pixels=config.max_source_pixels, pure=False, retries=config.retries)  # fmt: skip
+    # In order; each batch is remembered as it comes in, so an interrupted probe phase keeps its work.
+    for future in futures:
+        fresh = []
+        for item in future.result():
+            kind = item.pop("kind")
+            if kind == "source":
+                fresh.append(Source(**item))
+            else:
+                skipped.append(Skipped(**item))
+        future.release()
+        probed += fresh
+        cache.add(fresh)
+    return probed, cache.hits
+
+
+def _build_locked(
+    recipes: list[Recipe],
+    pairs: list[tuple[str, Path]],
+    skipped: list[Skipped],
+    folders: dict[str, Path],
+    config: BuildConfig,
+    say: Callable[[str], None],
+    t0: float,
+) -> BuildResult:
+    """The build proper, with every dataset's lock held."""
+    from tqdm.auto import tqdm
+
     min_frames = min_source_frames(recipes)
     client = _Client(config)
     # A dataset's shards, card and preview are written by the driver in this thread while the workers run the
@@ -801,44 +873,17 @@ def build(
     finalizing: list[Future] = []
     versions = finalizer.submit(_tool_versions)  # for the manifests (~0.1 s: ffmpeg -version, imports)
     try:
-        # Sources probed by an earlier run (unchanged files) are not hashed and opened again.
-        cache = ProbeCache(Path(config.out_dir) / PROBE_CACHE)
-        probed: list[Source] = []
-        to_probe: list[tuple[str, Path]] = []
-        for sid, path in pairs:
-            hit = cache.get(sid, path, min_frames)
-            if hit is not None:
-                probed.append(hit)
-            else:
-                to_probe.append((sid, path))
-        # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
-        n_workers = max(1, len(client.client.scheduler_info().get("workers", {})))
-        size = max(1, min(16, -(-len(to_probe) // (4 * n_workers))))
-        batches = [to_probe[i : i + size] for i in range(0, len(to_probe), size)]
-        futures = client.client.map(probe_batch, [[(s, str(p)) for s, p in b] for b in batches], min_frames=min_frames,
-                                    pure=False, retries=config.retries)  # fmt: skip
-        # In order; each batch is remembered as it comes in, so an interrupted probe phase keeps its work.
-        for future in futures:
-            fresh = []
-            for item in future.result():
-                kind = item.pop("kind")
-                if kind == "source":
-                    fresh.append(Source(**item))
-                else:
-                    skipped.append(Skipped(**item))
-            future.release()
-            probed += fresh
-            cache.add(fresh)
+        probed, hits = _probe_all(client.client, pairs, skipped, config, min_frames)
         sources, dupes = dedupe(probed)
         skipped += dupes
-        earlier = f" ({cache.hits} probed by an earlier run)" if cache.hits else ""
+        earlier = f" ({hits} probed by an earlier run)" if hits else ""
         say(f"[build] {len(sources)} usable sources{earlier}, {len(skipped)} skipped")
         assignment = split_sources(sources, recipes)
 
         for recipe in recipes:
             out = Path(config.out_dir) / recipe.name
-            parts_dir = out / ".work" / "parts"
-            frames_dir = out / ".work" / "frames"  # decoded frames units leave for later units' fallbacks
+            parts_dir = work_area(folders[recipe.name]) / "parts"
+            frames_dir = work_area(folders[recipe.name]) / "frames"  # units leave frames for later fallbacks
             shutil.rmtree(frames_dir, ignore_errors=True)
             units = plan_units(recipe, assignment[recipe.name], config, parts_dir)
             say(
@@ -910,7 +955,7 @@ def build(
             shutil.rmtree(frames_dir, ignore_errors=True)
             parts = sorted({u.part_path for u in units})
             say(f"[build] {recipe.name}: writing {len(ids)} rows to {out.name}/")
-            job = (recipe, out, parts, ids, manifest, skipped_samples, used)
+            job = (recipe, out, folders[recipe.name], parts, ids, manifest, skipped_samples, used)
             finalizing.append(
                 finalizer.submit(_finalize_dataset, job, config.max_shard_bytes, config.progress)
             )

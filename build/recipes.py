@@ -24,6 +24,15 @@ from typing import Any
 import yaml
 from videossr.tasks import TaskSpec
 
+from .output import check_dataset_name
+
+MAX_SAMPLES = 10_000_000  # samples per dataset (VideoSSR-30K has 30,000): the driver plans each one in memory
+# Frames are downscaled to at most this many pixels: 2048x2048, above what video models take per frame
+# (Qwen-VL models are given well under 1 MP per video frame) and a 48-frame sample stays ~600 MB of RGB.
+MAX_FRAME_PIXELS = 2048 * 2048
+MIN_FRAME_PIXELS = 16 * 16
+MAX_NUM_FRAMES = 512  # frames per sample (the paper uses up to 64)
+
 
 @dataclass(frozen=True)
 class MixEntry:
@@ -42,13 +51,31 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_dataset_name(self.name)
         if not self.mix:
             raise ValueError(f"recipe {self.name!r} has an empty mix")
         for e in self.mix:
             if e.count < 0:
                 raise ValueError(f"recipe {self.name!r}: negative count for {e.spec.key}")
-        if self.max_pixels < 16 * 16:
-            raise ValueError(f"recipe {self.name!r}: max_pixels {self.max_pixels} is below 16x16")
+            frames = getattr(e.spec.config(), "num_frames", 0)
+            if frames > MAX_NUM_FRAMES:
+                raise ValueError(
+                    f"recipe {self.name!r}: {frames} frames per sample for {e.spec.key}; the limit is "
+                    f"{MAX_NUM_FRAMES}"
+                )
+        if self.total > MAX_SAMPLES:
+            raise ValueError(
+                f"recipe {self.name!r}: {self.total} samples; the limit is {MAX_SAMPLES:,} per dataset"
+            )
+        if not MIN_FRAME_PIXELS <= self.max_pixels <= MAX_FRAME_PIXELS:
+            raise ValueError(
+                f"recipe {self.name!r}: max_pixels {self.max_pixels} is outside 16x16..2048x2048 "
+                f"({MIN_FRAME_PIXELS}..{MAX_FRAME_PIXELS})"
+            )
+        if not 1 <= self.num_frames <= MAX_NUM_FRAMES:
+            raise ValueError(
+                f"recipe {self.name!r}: num_frames {self.num_frames} is outside 1..{MAX_NUM_FRAMES}"
+            )
 
     @property
     def total(self) -> int:
@@ -56,8 +83,8 @@ class Recipe:
 
     def scaled(self, n: int) -> Recipe:
         """The same mix with ``n`` samples in total, proportions kept (largest remainder, ties by order)."""
-        if n < 0:
-            raise ValueError(f"--num-samples must be >= 0, got {n}")
+        if not 0 <= n <= MAX_SAMPLES:
+            raise ValueError(f"--num-samples must be in 0..{MAX_SAMPLES:,}, got {n}")
         total = self.total
         exact = [e.count * n / total for e in self.mix]
         counts = [math.floor(x) for x in exact]
@@ -131,6 +158,23 @@ def viubench() -> Recipe:
 BUILTIN: dict[str, Any] = {"videossr-30k": videossr_30k, "viubench": viubench}
 
 
+def _integer(value: Any, what: str) -> int:
+    """A whole number from YAML (``12``, ``"12"``, ``1.2e3``), never a fraction, a bool or text."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            number = float(value) if any(c in value.lower() for c in ".e") else int(value)
+        except ValueError:
+            raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        return _integer(number, what)
+    if isinstance(value, int):
+        return value
+    raise ValueError(f"{what} must be a whole number, got {value!r}")
+
+
 def load_recipe(name_or_path: str) -> Recipe:
     """A built-in recipe by name, or a YAML recipe file."""
     if name_or_path in BUILTIN:
@@ -146,7 +190,7 @@ def load_recipe(name_or_path: str) -> Recipe:
         raise ValueError(f"recipe file {path.name} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("mix"), list):
         raise ValueError(f"recipe file {path.name} needs a top-level 'mix' list")
-    num_frames = int(data.get("num_frames", 48))
+    num_frames = _integer(data.get("num_frames", 48), f"recipe file {path.name}: num_frames")
     mix = []
     for i, item in enumerate(data["mix"], 1):
         if not isinstance(item, dict) or not {"task", "subtype", "count"} <= set(item):
@@ -159,11 +203,16 @@ def load_recipe(name_or_path: str) -> Recipe:
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"recipe file {path.name}: mix entry {i}: {exc}") from None
-        mix.append(MixEntry(spec, int(item["count"])))
+        count = _integer(item["count"], f"recipe file {path.name}: mix entry {i}: count")
+        if not 0 <= count <= MAX_SAMPLES:
+            raise ValueError(
+                f"recipe file {path.name}: mix entry {i}: count {count} is outside 0..{MAX_SAMPLES:,}"
+            )
+        mix.append(MixEntry(spec, count))
     return Recipe(
         name=str(data.get("name") or path.stem),
         mix=tuple(mix),
-        max_pixels=int(data.get("max_pixels", 256 * 256)),
+        max_pixels=_integer(data.get("max_pixels", 256 * 256), f"recipe file {path.name}: max_pixels"),
         num_frames=num_frames,
         pretty_name=str(data.get("pretty_name", "")),
         role=str(data.get("role", "")),

@@ -9,8 +9,9 @@ Layout::
     data/<task>-<subtype>/train-<fingerprint>-00000-of-00001.parquet
 
 Shard names carry a fingerprint of the content so that the README's ``configs`` change whenever the data
-changes: ``load_dataset(FOLDER)`` caches by README YAML, not by data (NOTES-environment, Gotchas).
-Everything is written under temporary names and renamed into place, so a reader never sees a partial shard.
+changes: ``load_dataset(FOLDER)`` caches by README YAML, not by data.
+The whole folder is written under a staging name and swapped in at once (:mod:`.output`), so a reader sees
+the complete previous dataset or the complete new one, never a mix.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.tasks import Sample
 
+from .faults import fault_point
+from .lock import dataset_locks
+from .output import OutputRefused, check_replaceable, seal, start_staging, swap_in
 from .render import DEFAULT_CRF, DEFAULT_PRESET, encode_clips
 from .schema import COLUMNS, arrow_schema, clip_filename
 
@@ -218,17 +222,15 @@ def write_shards(
     *,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
 ) -> RepoSummary:
-    """Stream rows (already sorted by id) into ``out_dir/data/<config>/`` shards and swap them into place.
-
-    The previous ``data/`` folder (if any) is replaced only after every new shard is complete.
-    """
+    """Stream rows (already sorted by id) into ``out_dir/data/<config>/`` shards, in a folder that has no
+    ``data/`` yet (the staged dataset folder of :func:`finalize_repo`). Shards are written under work names
+    and given their fingerprinted names once every row is in."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Leftovers of a killed earlier write are never visible to readers; clear them now.
-    for leftover in [*out_dir.glob(".staging-*"), *out_dir.glob(".old-data-*")]:
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging = out_dir / f".staging-{os.getpid()}"
-    staging.mkdir()
+    final = out_dir / "data"
+    if final.exists():
+        raise FileExistsError(f"{final} exists: shards are written into a new folder")
+    scratch = out_dir / ".shards"
+    scratch.mkdir(parents=True)
     schema = arrow_schema()
     sinks: dict[str, _ShardSink] = {}
     tasks: dict[str, list[str]] = {}
@@ -241,34 +243,26 @@ def write_shards(
             last_id = row["id"]
             cfg = config_name(row["task"], row["subtype"])
             if cfg not in sinks:
-                sinks[cfg] = _ShardSink(staging, cfg, schema, max_shard_bytes)
+                sinks[cfg] = _ShardSink(scratch, cfg, schema, max_shard_bytes)
                 tasks.setdefault(row["task"], []).append(cfg)
             sinks[cfg].add(row, _row_size(row))
             fp.update(_row_digest(row))
         fingerprint = fp.hexdigest()[:12]
-        new_data = staging / "data"
-        new_data.mkdir()
+        final.mkdir()
         configs: dict[str, ConfigStats] = {}
         for cfg in sorted(sinks):
             files = sinks[cfg].close()
-            (new_data / cfg).mkdir()
+            (final / cfg).mkdir()
             for i, f in enumerate(files):
                 name = f"train-{fingerprint}-{i:05d}-of-{len(files):05d}.parquet"
-                os.replace(f, new_data / cfg / name)
+                os.replace(f, final / cfg / name)
                 sinks[cfg].stats.shards.append(f"data/{cfg}/{name}")
             configs[cfg] = sinks[cfg].stats
-        # Swap the complete new data/ in; only then drop the old one.
-        final = out_dir / "data"
-        old = out_dir / f".old-data-{os.getpid()}"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(new_data, final)
-        shutil.rmtree(old, ignore_errors=True)
     finally:
         for sink in sinks.values():
             if sink.writer is not None:
                 sink.writer.close()
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return RepoSummary(
         out_dir=out_dir,
         fingerprint=fingerprint,
@@ -332,14 +326,46 @@ def finalize_repo(
     manifest: dict[str, Any],
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     preview_rows: list[dict] | None = None,
+    atomic_swap: bool = True,
 ) -> RepoSummary:
-    """Shards, then the manifest, card and preview that describe them."""
+    """Write the dataset folder ``out_dir`` whole (shards, then the manifest, card and preview that describe
+    them) under a staging name beside it, then make it visible in one step (see :mod:`.output`). Raises
+    :class:`~.output.OutputRefused` before writing anything when ``out_dir`` is a folder this tool did not
+    make, and :class:`~.lock.BuildLocked` when another process is writing it."""
+    target = Path(out_dir)
+    folder = Path(os.path.abspath(target))  # "." and ".." spelled out; a link as the last part is kept
+    folder = folder.parent.resolve() / folder.name
+    if not folder.name:
+        raise OutputRefused(f"{target} is not a folder a dataset can be written to")
+    with dataset_locks([folder]):
+        check_replaceable(folder)
+        staging = start_staging(folder)
+        try:
+            summary = _write_dataset(rows, staging, dataset_name, manifest, max_shard_bytes, preview_rows)
+            seal(staging, dataset_name, summary.fingerprint)
+            check_replaceable(folder)
+            swap_in(staging, folder, atomic=atomic_swap)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    summary.out_dir = target
+    return summary
+
+
+def _write_dataset(
+    rows: Iterable[dict],
+    folder: Path,
+    dataset_name: str,
+    manifest: dict[str, Any],
+    max_shard_bytes: int,
+    preview_rows: list[dict] | None,
+) -> RepoSummary:
+    """Every published file of a dataset into the empty folder ``folder``."""
     from .card import write_card
     from .preview import write_preview
 
-    out_dir = Path(out_dir)
     with _returning_allocator():
-        summary = write_shards(rows, out_dir, max_shard_bytes=max_shard_bytes)
+        fault_point("shards")
+        summary = write_shards(rows, folder, max_shard_bytes=max_shard_bytes)
         manifest = dict(manifest)
         manifest.setdefault("dataset", dataset_name)
         manifest["fingerprint"] = summary.fingerprint
@@ -349,13 +375,16 @@ def finalize_repo(
             for cfg, s in summary.configs.items()
         }
         if "counts" not in manifest:
-            manifest["counts"] = composition(out_dir)
+            manifest["counts"] = composition(folder)
         if "examples" not in manifest:
-            manifest["examples"] = examples(out_dir)
-        has_preview = write_preview(out_dir, preview_rows)
-        write_card(out_dir, summary, manifest, dataset_name=dataset_name, has_preview=has_preview)
+            manifest["examples"] = examples(folder)
+        fault_point("preview")
+        has_preview = write_preview(folder, preview_rows)
+        fault_point("card")
+        write_card(folder, summary, manifest, dataset_name=dataset_name, has_preview=has_preview)
+        fault_point("manifest")
         atomic_write_text(
-            out_dir / "build_manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+            folder / "build_manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         )
     return summary
 

@@ -1,13 +1,16 @@
 """Source discovery: folders (recursive), list files, stable ids, one probe per source, counted skips.
 
 A source id is its path relative to its root without the extension (``cooking/clip01``); it never holds an
-absolute path or anything above the root. A list file's root is the folder that holds the list.
+absolute path or anything above the root. A folder's root is the folder; a list file's root is the folder
+that holds the list. A list entry outside that folder gets an id made from a hash of where it lies
+(``external/<16 hex digits>``), so no user or folder name leaks into the dataset. Whatever cannot be a
+source (a name that gives no id, a link leaving its folder, an entry that is no video) is skipped with a
+reason; only an unusable ``--sources`` argument itself is an error (:class:`SourcesError`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -16,7 +19,20 @@ from pathlib import Path, PurePosixPath
 
 from .frames import DecodeError, worker_sampler
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
+VIDEO_EXTENSIONS = (
+    ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv",
+    ".flv", ".3gp", ".ogv",
+)  # fmt: skip
+LIST_EXTENSIONS = (".txt", ".list", ".lst")  # a --sources file with one of these is a list of videos
+MAX_SOURCE_PIXELS = 7680 * 4320  # 8K UHD: a larger source is skipped (one frame of it is ~100 MB of RGB)
+WHOLE_HASH_BYTES = 64 << 20  # files up to this size are hashed whole, larger ones by samples
+HASH_BLOCKS = 64  # ... of this many blocks
+HASH_BLOCK_BYTES = 1 << 20
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SourcesError(ValueError):
+    """A ``--sources`` argument that cannot be read as a folder, a video or a list file (one line)."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +66,12 @@ class Skipped:
 
 
 def _safe_id(relative: PurePosixPath) -> str:
-    parts = [p for p in relative.with_suffix("").parts if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts) or relative.is_absolute():
+    """The '/'-joined parts of ``relative`` without the file's extension; a part that is empty, ``.`` or
+    ``..`` after that (``../x.mp4``, ``..mp4``) has no id."""
+    parts = [p for p in relative.parts if p not in ("", ".")]
+    if parts and relative.suffix:
+        parts[-1] = parts[-1][: -len(relative.suffix)]
+    if not parts or any(p in ("", ".", "..") for p in parts) or relative.is_absolute():
         raise ValueError(f"source id {relative} escapes its root")
     return "/".join(parts)
 
@@ -62,18 +82,47 @@ def source_id(path: Path, root: Path) -> str:
     return _safe_id(PurePosixPath(Path(rel).as_posix()))
 
 
+def _id_or_reason(path: Path, root: Path) -> tuple[str, str]:
+    """``(id, "")`` for ``path`` under ``root``, or ``("", why it gives no id)``."""
+    try:
+        sid = source_id(path, root)
+    except ValueError:
+        return "", f"its name {path.name!r} gives no source id (a name like '..mp4'): rename it"
+    if CONTROL_CHARACTERS.search(sid):
+        return "", "its name holds control characters: rename it"
+    return sid, ""
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def is_video_name(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def is_list_file(path: Path) -> bool:
+    """A list of videos: a file named ``*.txt``, ``*.list`` or ``*.lst``."""
+    return path.suffix.lower() in LIST_EXTENSIONS
+
+
 def _walk(folder: Path, skipped: list[Skipped]) -> Iterable[Path]:
-    """Recursive listing that follows symlinked folders once and never loops."""
+    """Recursive listing that follows symlinked folders once, never loops and never leaves ``folder``."""
     seen: set[tuple[int, int]] = set()
+    real_root = folder.resolve()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        rel = os.path.relpath(dirpath, folder)
         try:
             st = os.stat(dirpath)
         except OSError:
             continue
+        if not _inside(Path(os.path.realpath(dirpath)), real_root):
+            dirnames[:] = []
+            skipped.append(Skipped(rel, "a symbolic link to a folder outside the source folder"))
+            continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
             dirnames[:] = []
-            rel = os.path.relpath(dirpath, folder)
             skipped.append(Skipped(rel, "symlink loop: folder already visited"))
             continue
         seen.add(key)
@@ -82,46 +131,117 @@ def _walk(folder: Path, skipped: list[Skipped]) -> Iterable[Path]:
             yield Path(dirpath) / name
 
 
-def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
-    """Expand ``--sources`` (folders, list files, single videos) into ``(id, path)`` pairs.
+def _scan_folder(root: Path, skipped: list[Skipped]) -> list[tuple[str, Path]]:
+    """The videos under folder ``root`` (by extension); links that lead out of it are skipped."""
+    real_root = root.resolve()
+    pairs = []
+    for path in _walk(root, skipped):
+        if not is_video_name(path):
+            continue  # not a source (thumbnails, subtitles, notes)
+        sid, reason = _id_or_reason(path, root)
+        if reason:
+            skipped.append(Skipped(PurePosixPath(os.path.relpath(path, root)).as_posix(), reason))
+        elif path.is_symlink() and not _inside(Path(os.path.realpath(path)), real_root):
+            skipped.append(Skipped(sid, "a symbolic link to a file outside the source folder"))
+        else:
+            pairs.append((sid, path))
+    return pairs
 
-    Files with other extensions are not sources (and not reported); missing inputs raise.
+
+def external_id(path: Path, root: Path) -> str:
+    """The id of a list entry outside the list's folder: a hash of its path relative to that folder (stable
+    while the list and the videos keep their places; never the path itself)."""
+    rel = os.path.relpath(path, root)
+    return "external/" + hashlib.sha256(rel.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _read_lines(listing: Path) -> list[str]:
+    try:
+        return listing.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise SourcesError(
+            f"--sources {listing}: a list file must be UTF-8 text, byte {exc.start} is not (is it a video? "
+            f"videos end in {', '.join(VIDEO_EXTENSIONS)})"
+        ) from None
+    except OSError as exc:
+        raise SourcesError(f"--sources {listing}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _list_entry(line: str, where: str, root: Path) -> tuple[str, Path | None, str]:
+    """``(id, path, "")`` for one line of a list file, or ``(label, None, reason)`` when it is skipped."""
+    if "\0" in line:
+        return where, None, f"listed in {where}: not a path (it holds a NUL byte)"
+    entry = Path(line)
+    path = Path(os.path.normpath(entry if entry.is_absolute() else root / entry))
+    if _inside(path, root):
+        sid, reason = _id_or_reason(path, root)
+        if reason:
+            return where, None, f"listed in {where}: {reason}"
+    else:
+        sid = external_id(path, root)
+    if not is_video_name(path):
+        return sid, None, f"listed in {where} but not a video file name ({', '.join(VIDEO_EXTENSIONS)})"
+    if not path.exists():
+        return sid, None, f"listed in {where} but does not exist"
+    if not path.is_file():
+        return sid, None, f"listed in {where} but is not a file"
+    return sid, path, ""
+
+
+def _read_list(listing: Path, skipped: list[Skipped]) -> list[tuple[str, Path]]:
+    root = Path(os.path.abspath(listing.parent))
+    pairs = []
+    for line_no, line in enumerate(_read_lines(listing), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        sid, path, reason = _list_entry(line, f"{listing.name}:{line_no}", root)
+        if path is None:
+            skipped.append(Skipped(sid, reason))
+        else:
+            pairs.append((sid, path))
+    return pairs
+
+
+def source_argument_error(raw: str | os.PathLike) -> str:
+    """Why ``raw`` cannot be a ``--sources`` argument ("" when it is a folder, a video or a list file)."""
+    entry = Path(raw)
+    if entry.is_dir() or (entry.is_file() and (is_video_name(entry) or is_list_file(entry))):
+        return ""
+    if entry.exists():
+        return (
+            f"--sources {raw} is neither a folder, a video ({', '.join(VIDEO_EXTENSIONS)}) nor a list file "
+            f"({', '.join(LIST_EXTENSIONS)}): rename it or name it in a list file"
+        )
+    return f"--sources {raw} does not exist"
+
+
+def _expand(raw: str | os.PathLike, skipped: list[Skipped]) -> list[tuple[str, Path]]:
+    error = source_argument_error(raw)
+    if error:
+        raise SourcesError(error)
+    entry = Path(raw)
+    if entry.is_dir():
+        return _scan_folder(entry, skipped)
+    if is_list_file(entry):
+        return _read_list(entry, skipped)
+    sid, reason = _id_or_reason(entry, entry.parent)
+    if reason:
+        skipped.append(Skipped("?" if CONTROL_CHARACTERS.search(entry.name) else entry.name, reason))
+        return []
+    return [(sid, entry)]
+
+
+def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """Expand ``--sources`` (folders, list files, single videos) into ``(id, path)`` pairs and skips.
+
+    Files with other extensions inside a folder are not sources (and not reported); an argument that is
+    none of the three raises :class:`SourcesError`.
     """
     found: dict[str, Path] = {}
     skipped: list[Skipped] = []
     for raw in inputs:
-        entry = Path(raw)
-        if entry.is_dir():
-            pairs = [
-                (source_id(p, entry), p)
-                for p in _walk(entry, skipped)
-                if p.suffix.lower() in VIDEO_EXTENSIONS
-            ]
-        elif entry.is_file() and entry.suffix.lower() in VIDEO_EXTENSIONS:
-            pairs = [(source_id(entry, entry.parent), entry)]
-        elif entry.is_file():
-            pairs = []
-            root = entry.parent
-            for line_no, line in enumerate(entry.read_text(encoding="utf-8").splitlines(), 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                path = Path(line) if Path(line).is_absolute() else root / line
-                try:
-                    sid = source_id(path, root)
-                except ValueError:
-                    sid = (
-                        _safe_id(PurePosixPath(path.parent.name) / path.name)
-                        if path.parent.name
-                        else path.stem
-                    )
-                if not path.exists():
-                    skipped.append(Skipped(sid, f"listed in {entry.name}:{line_no} but does not exist"))
-                    continue
-                pairs.append((sid, path))
-        else:
-            raise FileNotFoundError(f"--sources entry {raw} is neither a folder, a video nor a list file")
-        for sid, path in pairs:
+        for sid, path in _expand(raw, skipped):
             if sid in found:
                 skipped.append(Skipped(sid, "duplicate source id (same relative path under two roots)"))
                 continue
@@ -130,24 +250,57 @@ def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path]
 
 
 def content_hash(path: Path, chunk: int = 1 << 20) -> str:
+    """What dedupe and resumable work go by: a hash of the whole file up to ``WHOLE_HASH_BYTES``; of a larger
+    file, its size and ``HASH_BLOCKS`` blocks spread evenly over it (first and last included), so hashing
+    reads at most 64 MB however large the file is."""
+    size = os.path.getsize(path)
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
+        if size <= WHOLE_HASH_BYTES:
+            while block := f.read(chunk):
+                h.update(block)
+            return h.hexdigest()
+        h.update(f"sampled:{size}:{HASH_BLOCKS}x{HASH_BLOCK_BYTES}".encode())
+        step = (size - HASH_BLOCK_BYTES) / (HASH_BLOCKS - 1)
+        for k in range(HASH_BLOCKS):
+            f.seek(int(k * step))
+            h.update(f.read(HASH_BLOCK_BYTES))
     return h.hexdigest()
 
 
+def describe_pixels(pixels: int) -> str:
+    """``7680x4320`` for the usual limits, else the pixel count."""
+    for w, h in (
+        (7680, 4320),
+        (3840, 2160),
+        (4096, 4096),
+        (2048, 2048),
+        (1920, 1080),
+        (512, 512),
+        (256, 256),
+    ):
+        if w * h == pixels:
+            return f"{w}x{h}"
+    return f"{pixels} pixels"
+
+
 def probe_source(
-    sid: str, path: str | os.PathLike, *, min_frames: int = 54, timeout: float = 60
+    sid: str,
+    path: str | os.PathLike,
+    *,
+    min_frames: int = 54,
+    timeout: float = 60,
+    max_source_pixels: int = MAX_SOURCE_PIXELS,
 ) -> Source | Skipped:
-    """Probe one file; a :class:`Skipped` with a specific reason when it cannot be used."""
+    """Probe one file; a :class:`Skipped` with a specific reason when it cannot be used. The file is opened
+    by the decoder (in its guarded child, with ``timeout``) before it is hashed, so a file that is no video
+    costs no read of its bytes."""
     path = Path(path)
     try:
         if path.stat().st_size == 0:
             return Skipped(sid, "empty file (0 bytes)")
         if not os.access(path, os.R_OK):
             return Skipped(sid, "file is not readable (permissions)")
-        digest = content_hash(path)
     except OSError as exc:
         return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
     try:
@@ -160,10 +313,18 @@ def probe_source(
         return Skipped(sid, f"a still image ({info.codec}), not a video")
     if info.width < 2 or info.height < 2:
         return Skipped(sid, f"no picture size ({info.width}x{info.height})")
+    if info.width * info.height > max_source_pixels:
+        return Skipped(
+            sid, f"too large: {info.width}x{info.height} > limit {describe_pixels(max_source_pixels)}"
+        )
     if info.fps <= 0 or info.duration <= 0:
         return Skipped(sid, "no frame rate or duration in the container")
     if info.num_frames < min_frames:
         return Skipped(sid, f"too short: {info.num_frames} frames, needs at least {min_frames}")
+    try:
+        digest = content_hash(path)
+    except OSError as exc:
+        return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
     width, height = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
     return Source(
         id=sid,
@@ -177,118 +338,6 @@ def probe_source(
         codec=info.codec,
         content_hash=digest,
     )
-
-
-PROBE_CACHE_VERSION = 1  # bump when probe_source's result for the same file changes
-
-
-def _decoder_version() -> str:
-    """The PyAV release that probes (its wheels carry their FFmpeg): probe facts may change with it."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("av")
-    except PackageNotFoundError:
-        return "none"
-
-
-class ProbeCache:
-    """Usable sources already probed, kept beside the build output (``<out>/.videossr-cache/probe.jsonl``).
-
-    Probing a source hashes the whole file (dedupe and the train/benchmark split go by content) and opens it
-    in the decode child: for 30,000 web videos that is reading every byte once more, on every re-run. An entry
-    holds while the file's absolute path, size and modification time hold and the cache was written by the
-    same probe (``PROBE_CACHE_VERSION`` and PyAV release); anything else is probed again. Only usable sources
-    are kept: a skipped file is probed again, so a fixed file or a passing timeout is seen. Lines are appended
-    by the driver alone; a torn last line (an interrupted run) is ignored.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.header = {"probe_cache": PROBE_CACHE_VERSION, "av": _decoder_version()}
-        self.entries: dict[str, dict] = {}
-        self.hits = 0
-        self._appending = False  # this run has written the file: append without looking
-        if path is None or not path.is_file():
-            return
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-        try:
-            if not lines or json.loads(lines[0]) != self.header:
-                return  # another probe wrote it: start over (the file is rewritten on the next add)
-        except ValueError:
-            return
-        for line in lines[1:]:
-            try:
-                entry = json.loads(line)
-                self.entries[entry["key"]] = entry["source"]
-            except (ValueError, KeyError, TypeError):
-                continue
-
-    @staticmethod
-    def _key(path: str | os.PathLike) -> str | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}"
-
-    def get(self, sid: str, path: str | os.PathLike, min_frames: int) -> Source | None:
-        """The cached probe of ``path`` as source ``sid``, or None when it must be probed."""
-        key = self._key(path)
-        fields = self.entries.get(key) if key is not None else None
-        if fields is None or fields.get("num_frames", 0) < min_frames:
-            return None
-        try:
-            source = Source(id=sid, path=str(path), **fields)
-        except TypeError:  # fields of another layout
-            return None
-        self.hits += 1
-        return source
-
-    def add(self, sources: Iterable[Source]) -> None:
-        """Remember freshly probed usable sources (appended at once; the header first in a new file)."""
-        if self.path is None:
-            return
-        lines = []
-        for src in sources:
-            key = self._key(src.path)
-            if key is None or key in self.entries:
-                continue
-            fields = {k: v for k, v in src.to_dict().items() if k not in ("id", "path")}
-            self.entries[key] = fields
-            lines.append(json.dumps({"key": key, "source": fields}, sort_keys=True))
-        if not lines:
-            return
-        fresh = False
-        if not self._appending:  # the first add of this run looks at the file once
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = self._stale_header()
-            if fresh:
-                lines = [json.dumps(self.header, sort_keys=True)] + [
-                    json.dumps({"key": k, "source": v}, sort_keys=True) for k, v in self.entries.items()
-                ]
-            elif not self._ends_with_newline():
-                lines.insert(0, "")  # end a torn last line first
-        with open(self.path, "w" if fresh else "a", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        self._appending = True
-
-    def _stale_header(self) -> bool:
-        """No file yet, or one another probe wrote."""
-        try:
-            with open(self.path, encoding="utf-8") as f:  # type: ignore[arg-type]
-                return json.loads(f.readline()) != self.header
-        except (OSError, ValueError):
-            return True
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as f:  # type: ignore[arg-type]
-            f.seek(0, os.SEEK_END)
-            if f.tell() == 0:
-                return True
-            f.seek(-1, os.SEEK_END)
-            return f.read(1) == b"\n"
 
 
 def _scrub(message: str, path: Path) -> str:

@@ -34,8 +34,10 @@ What is checked (each problem names the row id / shard / file and what is wrong)
   exact strings, tokens and PNG text chunks). Names that identify nobody (root, runner...) and the manifest's
   public ``repo_id`` are not leaks.
 
-Hidden work files (``.work/``, ``.staging-*``, ``.*.tmp-*``) are neither loaded nor uploaded: leftovers of an
-interrupted write are listed as notes, not problems. Problems make ``report.ok`` false and the CLI exit 1.
+Exactly the files a push uploads are checked (``publish.ALLOWLIST``: README.md, build_manifest.json,
+preview.png, ``data/**/*.parquet``); everything else in the folder (hidden work files such as ``.work/``,
+stray files, symbolic links) is never uploaded and is listed as a note, not a problem. Problems make
+``report.ok`` false and the CLI exit 1.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from videossr.build.frames import DecodeError, FrameSampler
+from videossr.build.publish import publishable
 from videossr.build.render import FFmpegError, ProbeResult, run_ffmpeg
 from videossr.build.repo import open_shard
 from videossr.build.schema import COLUMNS, clip_filename
@@ -329,11 +332,8 @@ def _rel(path: Path, folder: Path) -> str:
 
 
 def _list_shards(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*.parquet")
-        if not any(part.startswith(".") for part in p.parts[len(folder.parts) :])
-    )
+    """The shards a push uploads (publish.ALLOWLIST: ``data/**/*.parquet``, regular files, none hidden)."""
+    return [f.local for f in publishable(folder).files if f.path.startswith("data/")]
 
 
 def _read_readme(folder: Path, report: VerifyReport) -> dict[str, Any] | None:
@@ -1326,12 +1326,15 @@ def verify_repo(
     scanner = LeakScanner(folder, allowed=(repo_id,) if isinstance(repo_id, str) else ())
     meta = _read_readme(folder, report)
 
-    for p in sorted(folder.rglob("*")):
-        parts = Path(_rel(p, folder)).parts
-        if any(part.startswith(".") for part in parts[:-1]) or not LEFTOVER.match(p.name):
-            continue  # inside a hidden work folder (.work/), or not a work name
-        # Hidden: neither load_dataset nor the Hub upload (publish.IGNORE) sees it, so not a problem.
-        report.notes.append(f"{'/'.join(parts)}: a leftover of an interrupted write (hidden, not published)")
+    # What a push leaves out (publish.ALLOWLIST) is information, not a problem: it is never uploaded.
+    published = publishable(folder)
+    for entry in published.left_out:
+        if LEFTOVER.match(entry.path.rstrip("/").rsplit("/", 1)[-1]):
+            report.notes.append(
+                f"{entry.path.rstrip('/')}: a leftover of an interrupted write (hidden, not published)"
+            )
+        else:
+            report.notes.append(f"{entry.path}: not published ({entry.reason})")
     shard_paths = _list_shards(folder)
     shards = [_rel(p, folder) for p in shard_paths]
     if not shards:
@@ -1398,9 +1401,9 @@ def verify_repo(
     )
 
     # Leaks in every published file other than the shards (their rows were scanned above).
-    for p in sorted(folder.rglob("*")):
-        rel = _rel(p, folder)
-        if not p.is_file() or p.suffix == ".parquet" or any(part.startswith(".") for part in Path(rel).parts):
+    for f in published.files:
+        p, rel = f.local, f.path
+        if rel.startswith("data/"):
             continue
         try:
             data = p.read_bytes()

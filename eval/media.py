@@ -1,5 +1,8 @@
 """Video inputs for the backends: a file path per video, and (for the OpenAI backend) sampled frames.
 
+A reference with bounds or to a folder of frames (MVBench's ``main`` layout) becomes a clip file in the cache
+first (:mod:`.clips`), so every backend sees exactly the cut the benchmark asks about.
+
 Sampling follows the paper's protocol and qwen-vl-utils: ``n = int(duration * fps)`` frames at fps 2, clamped
 to ``[min(4, total), min(max_frames, total)]``, at ``linspace(0, total - 1, n).round()`` (both ends
 included); each frame is downscaled (aspect kept) to at most ``max_pixels``.
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .clips import ClipError, cut_video, frames_to_video
 from .items import VideoRef, spill
 
 
@@ -22,11 +26,19 @@ class VideoError(RuntimeError):
 
 
 def materialize(ref: VideoRef, cache_dir: str | os.PathLike) -> str:
-    """A file path for the video: its own path, or its embedded bytes written once under ``cache_dir``."""
+    """A file path for the video: its own path, its embedded bytes written once under ``cache_dir``, or the
+    cut / frame-folder clip it names, made once under ``cache_dir/clips``."""
     try:
+        if ref.path is not None and (ref.frame_fps is not None or ref.start is not None):
+            target = Path(cache_dir) / "clips" / f"{ref.digest()}.mp4"
+            if target.is_file():
+                return str(target)
+            if ref.frame_fps is not None:
+                return frames_to_video(ref.path, ref.frame_fps, ref.start, ref.end, target)
+            return cut_video(ref.path, float(ref.start or 0.0), float(ref.end or 0.0), target)
         return spill(ref, cache_dir)
-    except ValueError as exc:
-        raise VideoError(str(exc)) from None
+    except (ValueError, ClipError, OSError) as exc:
+        raise VideoError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
 
 def sample_indices(

@@ -68,19 +68,13 @@ def _viubench(scored: Scored) -> dict[str, float | None]:
     return out
 
 
-def _group_field(spec: BenchmarkSpec) -> str | None:
-    """The item field that splits accuracy into ``accuracy_<value>`` metrics (e.g. Video-MME's duration)."""
-    return getattr(spec, "group_by", None) or getattr(spec, "extra", {}).get("group_by")
-
-
 def _multiple_choice(spec: BenchmarkSpec, scored: Scored) -> dict[str, float | None]:
     out = {"accuracy": _pct(mean_stderr([r["score"] for _, r in scored]))}
-    field = _group_field(spec)
-    if field:
+    if spec.group_by:  # accuracy_<value> per value of that item field, named as scoring names them
         groups: dict[str, list[float]] = defaultdict(list)
         for item, res in scored:
-            if item.meta.get(field) is not None:
-                groups[str(item.meta[field])].append(res["score"])
+            if item.meta.get(spec.group_by) is not None:
+                groups[str(item.meta[spec.group_by]).lower()].append(res["score"])
         out.update({f"accuracy_{name}": _pct(mean_stderr(v)) for name, v in groups.items()})
     if "text_score" in spec.metrics:
         pairs: dict[str, list[float]] = defaultdict(list)

@@ -1,4 +1,4 @@
-"""Per-item scoring and per-benchmark metrics. Failed or unparseable items score 0 and stay in the denominator."""
+"""Per-item scoring and per-benchmark metrics. Failed or unparseable items score 0, in the denominator."""
 
 from __future__ import annotations
 
@@ -35,12 +35,13 @@ def score_item(item: Item, output: str | None, error: str | None = None) -> dict
         iou = max(interval_iou(pred, (float(a), float(b))) for a, b in item.answer)
         return {"score": iou, "iou": iou, "parsed": list(pred), "status": "ok"}
     if item.kind == "order":
+        # VCRBench's scorer counts an answer only as a permutation of 1..n; anything else is wrong everywhere
         n = len(item.answer)
         pred = extract_order(output, n)
-        if pred is None:
-            return {"score": 0.0, "step_hits": 0, "n_steps": n, "parsed": None, "status": "unparsed"}
+        if pred is None or sorted(pred) != list(range(1, n + 1)):
+            return {"score": 0.0, "step_hits": 0, "n_steps": n, "parsed": pred, "status": "unparsed"}
         exact = float(pred == list(item.answer))
-        hits = sum(a == b for a, b in zip(pred, item.answer)) if len(pred) == n else 0
+        hits = sum(a == b for a, b in zip(pred, item.answer))
         return {"score": exact, "step_hits": hits, "n_steps": n, "parsed": pred, "status": "ok"}
     if item.kind == "viubench":
         task = item.meta["task"]
@@ -118,12 +119,12 @@ def benchmark_metrics(spec: BenchmarkSpec, scored: list[tuple[Item, dict]]) -> d
             "step_accuracy": 100.0 * hits / steps if steps else 0.0,
         }
     out = {"accuracy": _pct([r["score"] for _, r in scored])}
-    group_by = spec.extra.get("group_by")
-    if group_by:  # e.g. Video-MME per duration: accuracy_short / _medium / _long
+    group_by = spec.group_by
+    if group_by:  # Video-MME per duration (accuracy_short / _medium / _long), VideoMMMU per track
         groups: dict[str, list[float]] = defaultdict(list)
         for item, res in scored:
             if item.meta.get(group_by) is not None:
-                groups[str(item.meta[group_by])].append(res["score"])
+                groups[str(item.meta[group_by]).lower()].append(res["score"])
         for name, vals in sorted(groups.items()):
             out[f"accuracy_{name}"] = _pct(vals)
     if "text_score" in spec.metrics:

@@ -57,8 +57,13 @@ if [ -L .venv ] || [ ! -x .venv/bin/python ] || ! grep -qxF "$site" .venv/base.t
   echo "$site" > "$own/_videossr_base.pth"
   echo "$site" > .venv/base.txt
 fi
-if ! .venv/bin/python -c "import videossr.tasks as t, pathlib, sys; sys.exit(pathlib.Path(t.__file__).resolve().parent != pathlib.Path('tasks').resolve())" 2>/dev/null; then
+# The editable install is redone when it points at another tree or pyproject.toml changed (console scripts,
+# packages and package data are read from it at install time).
+project=$(sha256sum pyproject.toml | cut -c1-16)
+if ! grep -qxF "$project" .venv/project.txt 2>/dev/null \
+  || ! .venv/bin/python -c "import videossr.tasks as t, pathlib, sys; sys.exit(pathlib.Path(t.__file__).resolve().parent != pathlib.Path('tasks').resolve())" 2>/dev/null; then
   .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1
+  echo "$project" > .venv/project.txt
 fi
 .venv/bin/python -c "import videossr.tasks, videossr.build, videossr.train, videossr.eval" \
   || { echo "[setup] the editable install is broken: videossr.* does not import" >&2; exit 1; }

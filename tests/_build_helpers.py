@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from videossr.build.recipes import MixEntry, Recipe
 from videossr.build.render import decode_all_frames
 from videossr.build.synthetic import make_synthetic_video
 from videossr.tasks import TaskSpec
+
+REPO = Path(__file__).resolve().parent.parent
 
 CORPUS = (
     ("cooking/testsrc2", "testsrc2", 192, 144),
@@ -60,3 +63,15 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def decode_clip(video: dict) -> np.ndarray:
     return decode_all_frames(video["bytes"])
+
+
+def mini_corpus(root: Path) -> Path:
+    """Two 8 s sources: enough for a few samples of every task, quick to build."""
+    make_synthetic_video(root / "a.mp4", "testsrc2", width=128, height=96, fps=24, duration=8)
+    make_synthetic_video(root / "b.mp4", "plasma", width=96, height=128, fps=24, duration=8)
+    return root
+
+
+def cli(*args: str) -> list[str]:
+    """The command line of ``python build/run.py ARGS``."""
+    return [sys.executable, str(REPO / "build" / "run.py"), *args]

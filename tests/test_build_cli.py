@@ -1,17 +1,15 @@
-"""The build CLI, recipes, the source split and Hub publishing (call contract, offline)."""
+"""The build CLI, recipes and the source split (publishing: tests/test_publish*.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from videossr.build import cli
 from videossr.build.frames import fit_size
 from videossr.build.pipeline import split_sources
-from videossr.build.publish import IGNORE, push_folder, repo_ids
 from videossr.build.recipes import MixEntry, Recipe, load_recipe, videossr_30k, viubench
 from videossr.build.sources import Source
 from videossr.tasks import TaskSpec
@@ -45,6 +43,11 @@ def test_help_documents_every_option():
         (["--sources", "/definitely/not/here"], "--sources"),
         (["--recipe", "missing.yaml"], "--recipe"),
         (["--decode-timeout", "-1"], "--decode-timeout"),
+        (["--dry-run"], "--dry-run"),
+        (["--push-unverified"], "--push-unverified"),
+        (["--push", "me/a/b"], "--push"),
+        (["--push", "me/one-repo"], "--push"),
+        (["--push", "bad..namespace"], "--push"),
     ],
 )
 def test_bad_option_values_get_a_one_line_error_naming_the_option(args, needle):
@@ -133,45 +136,6 @@ def test_fit_size_keeps_aspect_even_and_under_budget():
             assert fw % 2 == 0 and fh % 2 == 0 and fw * fh <= budget
             assert fw <= w and fh <= h
             assert abs(fw / fh - w / h) / (w / h) < 0.1
-
-
-def test_push_creates_the_dataset_repo_and_uploads_resumably(tmp_path, monkeypatch):
-    monkeypatch.setattr("time.sleep", lambda s: None)
-    api = mock.MagicMock()
-    api.upload_large_folder.side_effect = [ConnectionError("reset by peer"), None]
-    url = push_folder(tmp_path, "someone/videossr-30k", private=True, api=api)
-    assert url == "https://huggingface.co/datasets/someone/videossr-30k"
-    api.create_repo.assert_called_once_with(
-        "someone/videossr-30k", repo_type="dataset", private=True, exist_ok=True
-    )
-    assert api.upload_large_folder.call_count == 2  # the interrupted upload was retried (it resumes itself)
-    kwargs = api.upload_large_folder.call_args.kwargs
-    assert kwargs["repo_type"] == "dataset" and kwargs["folder_path"] == str(tmp_path)
-    assert kwargs["repo_id"] == "someone/videossr-30k" and ".work/**" in kwargs["ignore_patterns"]
-    assert ".work/**" in IGNORE
-
-
-def test_push_never_prints_the_token(tmp_path, monkeypatch, capsys):
-    token = "hf_" + "A" * 34
-    monkeypatch.setenv("HF_TOKEN", token)
-    monkeypatch.setattr("time.sleep", lambda s: None)
-    api = mock.MagicMock()
-    api.upload_large_folder.side_effect = RuntimeError(f"401 Unauthorized for token {token}")
-    with pytest.raises(RuntimeError) as info:
-        push_folder(tmp_path, "someone/x", api=api, retries=2)
-    assert token not in str(info.value)
-    captured = capsys.readouterr()
-    assert token not in captured.out and token not in captured.err
-
-
-def test_repo_ids_for_namespaces_and_full_ids():
-    assert repo_ids(["videossr-30k", "viubench"], "me") == {
-        "videossr-30k": "me/videossr-30k",
-        "viubench": "me/viubench",
-    }
-    assert repo_ids(["viubench"], "me/my-bench") == {"viubench": "me/my-bench"}
-    with pytest.raises(ValueError):
-        repo_ids(["videossr-30k", "viubench"], "me/one-repo")
 
 
 def test_embedded_demo_corpus_is_real_footage_plus_generated_videos(tmp_path):

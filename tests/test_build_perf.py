@@ -618,7 +618,9 @@ def test_units_run_largest_first_so_no_large_unit_runs_alone_at_the_end(tmp_path
     ]
     recipe = small_recipe("order", max_pixels=64 * 48).scaled(8)
     config = pipeline.BuildConfig(out_dir=tmp_path / "out", seed=0, workers=1, progress=False)
-    units = pipeline.plan_units(recipe, sources, config, tmp_path / "out" / "order" / ".work" / "parts")
+    units = pipeline.plan_units(
+        recipe, sources, config, tmp_path / "out" / ".videossr-work" / "order" / "parts"
+    )
     assert [u.source.id for u in units] == ["b", "d", "c", "a"]
     ran = tmp_path / "ran.txt"  # a file: the task may be a pickled copy of this function
 

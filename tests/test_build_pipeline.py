@@ -202,7 +202,7 @@ def test_same_seed_same_bytes_and_resume_equals_uninterrupted(corpus, built, tmp
     _build(corpus, other)
     assert tree_digest(other / "mini") == reference
     # 2. Resume: drop half of the finished units and the published files (an interrupted build), re-run.
-    parts = sorted((other / "mini" / ".work" / "parts").glob("*.parquet"))
+    parts = sorted((other / ".videossr-work" / "mini" / "parts").glob("*.parquet"))
     assert len(parts) >= 2
     dropped = parts[: len(parts) // 2]
     kept = {p: p.stat().st_mtime_ns for p in parts[len(parts) // 2 :]}

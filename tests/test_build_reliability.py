@@ -128,7 +128,7 @@ def test_probe_cache_serves_unchanged_files_and_probes_changed_ones_again(tmp_pa
     """A source probed by an earlier run is served from ``<out>/.videossr-cache/probe.jsonl`` while its path,
     size and modification time hold (under its id of this run); a changed file, a larger frame minimum,
     another probe version or a torn line sends it back to the probe."""
-    from videossr.build.sources import ProbeCache
+    from videossr.build.probe_cache import ProbeCache
 
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     for path in (a, b):
@@ -302,10 +302,11 @@ def test_build_killed_at_random_points_then_rerun_is_byte_identical(tmp_path):
     final = subprocess.run(_cli(out, corpus), capture_output=True, text=True, timeout=600, env=env)
     assert final.returncode == 0, final.stderr[-2000:]
     assert tree_digest(out / "videossr-30k") == reference
-    leftovers = [
-        p for p in (out / "videossr-30k").rglob("*") if ".tmp-" in p.name or p.name.startswith(".staging-")
-    ]
-    assert leftovers == [] or all(".work" in p.parts for p in leftovers)
+    published = {"README.md", "build_manifest.json", "preview.png", "data", ".videossr-build.json"}
+    assert {p.name for p in (out / "videossr-30k").iterdir()} <= published
+    assert not [p for p in (out / "videossr-30k").rglob("*") if ".tmp-" in p.name]
+    work = out / ".videossr-work" / "videossr-30k"
+    assert not (work / "staging").exists() and not (work / "previous").exists()
 
 
 def test_write_error_stops_cleanly_and_keeps_what_was_built(tmp_path, monkeypatch):
@@ -326,10 +327,10 @@ def test_write_error_stops_cleanly_and_keeps_what_was_built(tmp_path, monkeypatc
 
     monkeypatch.setattr(repo_mod.pq.ParquetWriter, "write_table", disk_full)
     with pytest.raises(OSError) as info:
-        repo_mod.write_shards(iter(rows), folder)
+        repo_mod.finalize_repo(iter(rows), folder, dataset_name="mini", manifest={})
     assert info.value.errno == errno.ENOSPC
     assert tree_digest(folder) == before
-    assert not list(folder.glob(".staging-*")) and not list(folder.glob(".old-data-*"))
+    assert not (tmp_path / ".videossr-work" / "mini" / "staging").exists()
 
 
 def test_cli_reports_disk_full_in_one_clear_line(tmp_path, monkeypatch, capsys):

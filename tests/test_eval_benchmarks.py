@@ -1,15 +1,18 @@
-"""Every benchmark end to end on a tiny fixture in its official schema, with scripted backends; failures
-(missing column, missing or undecodable video, missing config) are counted, never a crash."""
+"""The eval loop on the real-layout fixtures with scripted backends: prompts, failures (missing column,
+missing or undecodable video) counted never a crash, resumable shards. The per-benchmark oracle / chance /
+malformed tests are in test_eval_adapters.py, the command line's in test_eval_cli.py."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from _eval_helpers import FIXTURE_BENCHES, make_benchmark_fixture, write_card, write_jsonl
-from videossr.eval.backends import CallableBackend, OracleBackend, RandomBackend
+from _benchmark_fixtures import fixture_names
+from _eval_helpers import make_benchmark_fixture, write_card, write_jsonl
+from videossr.eval.backends import CallableBackend, RandomBackend
 from videossr.eval.evaluator import evaluate
 from videossr.eval.registry import BENCHMARKS
 
@@ -20,42 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 def fixtures(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     data, expected = {}, {}
-    for bench in FIXTURE_BENCHES:
+    for bench in fixture_names():
         path, n = make_benchmark_fixture(bench, root)
         data[bench], expected[bench] = str(path), n
     return root, data, expected
-
-
-def test_every_registered_benchmark_has_a_fixture():
-    assert set(FIXTURE_BENCHES) | {"viubench"} == set(BENCHMARKS)
-
-
-def test_oracle_scores_100_everywhere(fixtures, tmp_path):
-    _, data, expected = fixtures
-    res = evaluate(list(FIXTURE_BENCHES), OracleBackend(), tmp_path, data=data, progress=False)
-    assert not res["unavailable"]
-    for bench in FIXTURE_BENCHES:
-        entry, counts = res["results"][bench], res["item_counts"][bench]
-        spec = BENCHMARKS[bench]
-        fails = 1 if bench == "videommmu" else 0  # its fixture lacks the Comprehension config
-        assert counts["n_items"] == expected[bench] + fails, bench
-        assert counts["n_failed"] == fails, (bench, counts["failure_reasons"])
-        want = 100.0 * expected[bench] / (expected[bench] + fails)
-        assert entry[f"{spec.primary},none"] == pytest.approx(want), bench
-        for metric in spec.metrics:
-            if f"{metric},none" in entry:  # group metrics exist only for groups present (Video-MME: short)
-                assert entry[f"{metric},none"] == pytest.approx(want), (bench, metric)
-        assert res["configs"][bench]["prompt"]
-        assert res["n-samples"][bench]["effective"] == counts["n_items"]
-    assert res["results"]["videomme"]["accuracy_short,none"] == 100.0
-    assert (
-        "config Comprehension unavailable" in json.dumps(res["item_counts"]["videommmu"]["failure_reasons"])
-        or res["item_counts"]["videommmu"]["n_failed"] == 1
-    )
-    assert (tmp_path / "results.json").exists() and (tmp_path / "chart.png").stat().st_size > 1000
-    lines = (tmp_path / "samples_vcrbench.jsonl").read_text().splitlines()
-    sample = json.loads(lines[0])
-    assert sample["target"] == [3, 1, 2, 4] and sample["parsed"] == [3, 1, 2, 4] and sample["score"] == 1.0
 
 
 def test_wrong_and_garbled_answers_score_zero_and_are_counted(fixtures, tmp_path):
@@ -88,18 +59,17 @@ def test_prompts_follow_the_paper(fixtures, tmp_path):
         progress=False,
     )
     assert (
-        seen["videomme"][0]
-        == "<video>\nHow many people appear?\nA. 1.\nB. 2.\nC. 3.\nD. 4.\nAnswer with the option letter directly."
+        seen["videomme"][0] == "<video>\nHow many people appear in the video?\nA. 1.\nB. 2.\nC. 3.\nD. 4.\n"
+        "Answer with the option letter directly."
     )
     assert seen["charades"][0].startswith(
         "<video>\nPlease find the visual event described by a sentence in the video"
     )
-    assert (
-        "Now I will give you the textual sentence: person turn a light on. Please return its start time"
-        in seen["charades"][0]
+    assert re.search(
+        r"textual sentence: [a-z ]+\. Please return its start time and end time\.$", seen["charades"][0]
     )
     assert "complete the task: make tea" in seen["vcrbench"][0] and "Correct order:" in seen["vcrbench"][0]
-    assert seen["tempcompass"][0].count("A. left") == 1
+    assert seen["tempcompass"][0].count("\nA. ") == 1  # the question lists its options once
     settings = seen["videomme"][1]
     assert (settings.frames, settings.fps, settings.max_pixels, settings.sampling) == (
         32,
@@ -180,13 +150,6 @@ def test_resume_and_shards_reuse_cached_answers(fixtures, tmp_path):
     res = evaluate(["vinoground"], backend, tmp_path, data=data, frames=16, limit=2, progress=False)
     assert len(calls) == 6  # other settings -> other cache keys; --limit spreads N items over the ids
     assert res["n-samples"]["vinoground"] == {"original": 4, "effective": 2}
-
-
-def test_random_backend_runs_on_every_fixture(fixtures, tmp_path):
-    _, data, _ = fixtures
-    res = evaluate(list(FIXTURE_BENCHES), RandomBackend(seed=3), tmp_path, data=data, progress=False)
-    for bench, counts in res["item_counts"].items():
-        assert counts["n_unparsed"] == 0, bench
 
 
 def test_unavailable_benchmark_is_reported_not_a_crash(tmp_path, monkeypatch):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from videossr.eval.backends import RandomBackend, Settings, content_parts
-from videossr.eval.items import Item, VideoRef, _cvbench, format_options, letter_of
-from videossr.eval.registry import BENCHMARKS, VIUBENCH_SUBTYPES, resolve
+from videossr.eval.benchmarks.common import format_options, letter_of
+from videossr.eval.items import Item, VideoRef
+from videossr.eval.registry import BENCHMARKS, VIUBENCH_SUBTYPES, adapter_for, resolve
 from videossr.eval.scoring import (
     benchmark_metrics,
     grounding_metrics,
@@ -14,6 +15,7 @@ from videossr.eval.scoring import (
     text_score,
     viubench_metrics,
 )
+from videossr.eval.sources import Row
 
 
 def _viu(subtype: str, score: float) -> tuple[Item, dict]:
@@ -90,16 +92,23 @@ def test_vcrbench_accuracy_and_pooled_step_accuracy():
 def test_cvbench_multi_video_prompt():
     spec = BENCHMARKS["cvbench"]
     row = {
-        "id": 3, "task_type": "Joint-video Counting", "video_1": "a.mp4", "video_2": "b.mp4", "video_3": "c.mp4",
-        "video_4": "", "question": "How many dogs in total?", "options": ["1", "2", "3", "4"], "answer": "C",
-    }  # fmt: skip
-    (item,) = _cvbench(spec, row, 0, None)
-    assert item.video_names == ["a.mp4", "b.mp4", "c.mp4"]
+        "id": 3,
+        "task_type": "Joint-video Counting",
+        "video_1": "a.mp4",
+        "video_2": "b.mp4",
+        "video_3": "c.mp4",
+        "video_4": "",
+        "question": "How many dogs in total?",
+        "options": ["1", "2", "3", "4"],
+        "answer": "C",
+    }
+    (item,) = adapter_for(spec.name).items(Row(row, 0))
+    assert [ref.name for ref in item.videos] == ["a.mp4", "b.mp4", "c.mp4"]
     assert item.prompt.startswith(
         "Video 1: <video>\nVideo 2: <video>\nVideo 3: <video>\nHow many dogs in total?\nA. 1\n"
     )
     assert item.prompt.endswith("D. 4\nAnswer with the option letter directly.")
-    item.videos = [VideoRef(n, data=b"x") for n in item.video_names]
+    item.videos = [VideoRef(ref.name, data=b"x") for ref in item.videos]
     parts = content_parts(item)
     assert [k for k, _ in parts] == ["text", "video", "text", "video", "text", "video", "text"]
     assert parts[0] == ("text", "Video 1: ") and parts[2] == ("text", "\nVideo 2: ")
@@ -111,8 +120,12 @@ def test_option_helpers():
     assert letter_of(2, ["a", "b", "c"]) == "C"
     assert letter_of("b", ["a", "b"]) == "B"
     assert letter_of("A man sits.", ["He stands.", "He runs.", "A man sits."]) == "C"
+    assert letter_of("yes", ["Yes.", "No."]) == "A" and letter_of("NO", ["Yes.", "No."]) == "B"
+    assert letter_of("(C)", ["x", "y", "z"]) == "C"
     with pytest.raises(ValueError):
         letter_of("zzz", ["a", "b"])
+    with pytest.raises(ValueError):
+        letter_of("D", ["a", "b", "c"])
 
 
 def test_resolve_errors_name_the_value():

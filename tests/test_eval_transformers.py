@@ -23,14 +23,18 @@ def backend(request, tmp_path_factory):
 
 def _grid(backend, item, settings):
     inputs = backend.processor.apply_chat_template(
-        backend.messages(item, settings), add_generation_prompt=True, tokenize=True, return_dict=True,
-        return_tensors="pt", processor_kwargs=backend.processor_kwargs(settings),
-    )  # fmt: skip
+        backend.messages(item, settings),
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        processor_kwargs=backend.processor_kwargs(settings),
+    )
     return inputs["video_grid_thw"].tolist()
 
 
 def test_end_to_end_a_couple_of_items(backend, tmp_path):
-    path, _ = make_benchmark_fixture("cvbench", tmp_path / "fx")
+    path, n = make_benchmark_fixture("cvbench", tmp_path / "fx")
     res = evaluate(
         ["cvbench"],
         backend,
@@ -41,7 +45,7 @@ def test_end_to_end_a_couple_of_items(backend, tmp_path):
         progress=False,
     )
     counts = res["item_counts"]["cvbench"]
-    assert counts["n_items"] == 1 and counts["n_failed"] == 0, counts["failure_reasons"]
+    assert counts["n_items"] == n and counts["n_failed"] == 0, counts["failure_reasons"]
     config = res["configs"]["cvbench"]
     assert config["backend"] == "transformers" and config["decoder"].startswith("greedy")
     assert config["model_family"] == backend.family

@@ -124,7 +124,7 @@ def test_lora_train_and_push_to_hub_mocked(tmp_path):
 
     cfg = train_config("qwen2_5_vl", tmp_path / "out", lora=True, lora_r=4, max_steps=1, beta=0.04,
                        push_to_hub="someone/videossr-tiny", learning_rate=1e-3)  # fmt: skip
-    with mock.patch("huggingface_hub.HfApi") as api_cls:
+    with mock.patch("huggingface_hub.HfApi", autospec=True) as api_cls:
         api = api_cls.return_value
         api.upload_folder.return_value = mock.Mock(commit_url="https://hf.co/someone/videossr-tiny/commit/1")
         with one_thread():
@@ -149,7 +149,7 @@ def test_lora_train_and_push_to_hub_mocked(tmp_path):
 def test_push_failure_is_not_hidden(tmp_path):
     from videossr.train.card import push_to_hub
 
-    with mock.patch("huggingface_hub.HfApi") as api_cls:
+    with mock.patch("huggingface_hub.HfApi", autospec=True) as api_cls:
         api_cls.return_value.create_repo.side_effect = RuntimeError("401 Unauthorized")
         with pytest.raises(RuntimeError, match="401"):
             push_to_hub(tmp_path, "someone/x")

@@ -267,7 +267,7 @@ def test_stray_shard_outside_the_configs(broken: Path) -> None:
     (broken / "data" / "extra").mkdir()
     (broken / "data" / "extra" / src.name).write_bytes(src.read_bytes())
     report = _verify(broken)
-    assert not report.ok
+    assert not report.ok  # the manifest and the card count a shard the push would not upload
     assert any("data/extra" in str(p) for p in report.problems), report.format()
 
 
@@ -361,7 +361,32 @@ def test_leftover_of_an_interrupted_write_is_a_note(broken: Path) -> None:
     (broken / ".work" / "parts" / ".x.tmp-1").write_bytes(b"")  # resume state: not even a note
     report = _verify(broken)
     assert report.ok, report.format()
-    assert len(report.notes) == 2 and all("leftover of an interrupted write" in n for n in report.notes)
+    leftover = "a leftover of an interrupted write (hidden, not published)"
+    assert sorted(report.notes) == [
+        f".staging-99: {leftover}",
+        ".work/: not published (hidden)",
+        f"data/counting-easy/.part-00000.parquet.tmp-123: {leftover}",
+    ]
+
+
+def test_verify_checks_exactly_what_a_push_uploads(broken: Path) -> None:
+    """Files outside publish.ALLOWLIST are notes (never uploaded, so a leak there is not a problem); a shard
+    that is a symbolic link is not uploaded, so the card's configs lack it."""
+    token = "hf_" + "L" * 34
+    (broken / ".env").write_text(f"HF_TOKEN={token}\n")
+    (broken / "notes.txt").write_text(f"token {token}\n")
+    report = _verify(broken)
+    assert report.ok, report.format()
+    assert ".env: not published (hidden)" in report.notes
+    assert "notes.txt: not published (not on the allowlist)" in report.notes
+    shard = shards(broken)[0]
+    moved = shard.rename(broken / "outside.bin")
+    shard.symlink_to(moved)
+    report = _verify(broken)
+    assert f"{shard.relative_to(broken).as_posix()}: not published (a symbolic link)" in report.notes
+    assert not report.ok  # the manifest and the card count a shard the push would not upload
+    (broken / "README.md").write_text((broken / "README.md").read_text() + f"\n{token}\n")
+    assert any(p.check == "leak" and p.where == "README.md" for p in _verify(broken).problems)
 
 
 def test_partial_shard_under_a_visible_name(broken: Path) -> None:
