@@ -13,15 +13,13 @@ from unittest.mock import create_autospec
 
 import pytest
 import yaml
+from _results_helpers import write_results
 from huggingface_hub import CommitOperationAdd, EvalResult, HfApi, ModelCard
 from huggingface_hub.community import Discussion
 from huggingface_hub.errors import EntryNotFoundError
 from huggingface_hub.hf_api import CommitInfo
 from videossr.eval import hub
-from videossr.eval.backends import RandomBackend
-from videossr.eval.evaluator import benchmark_config, settings_for
 from videossr.eval.registry import BENCHMARKS
-from videossr.eval.results import BenchmarkRun, ItemCounts, results_document, write_json
 
 REPO = "me/model"
 HUB = {name: spec.hub_id for name, spec in BENCHMARKS.items()}
@@ -86,22 +84,6 @@ class FakeRepo:
     def model_index(self, revision: str) -> list[dict]:
         text = self.files[revision]["README.md"].decode()
         return yaml.safe_load(text.split("---")[1])["model-index"][0]["results"]
-
-
-def write_results(folder: Path, frames: int, benches: tuple[str, ...], value: float = 50.0) -> Path:
-    """A results.json as eval/run.py writes it, for these benchmarks at ``frames`` (with real configs)."""
-    runs = {}
-    for name in benches:
-        spec = BENCHMARKS[name]
-        settings = settings_for(spec, frames, 2.0, 512 * 512, folder / "cache", None)
-        config = benchmark_config(spec, settings, RandomBackend(), None, None)
-        metrics = dict.fromkeys(spec.metrics, value)
-        runs[name] = BenchmarkRun(
-            spec.title, spec.version, metrics, dict.fromkeys(metrics, 1.0), config, ItemCounts(9), 9
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "results.json", results_document(runs, {}, {"model": "m"}))
-    return folder / "results.json"
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from _eval_helpers import make_viubench
+from _results_helpers import write_results
 from videossr.eval.backends import RandomBackend
 from videossr.eval.evaluator import evaluate
-from videossr.eval.registry import BENCHMARKS
-from videossr.eval.results import BenchmarkRun, ItemCounts, results_document, write_json
 
 REPO = Path(__file__).resolve().parent.parent
 UNREACHABLE = 75
@@ -30,24 +29,6 @@ def lmms_python() -> str:
         pytest.skip(f"lmms-eval's environment cannot be built: {proc.stderr.strip().splitlines()[-1]}")
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
-
-
-def _mixed_results(path: Path) -> Path:
-    """A results.json with several benchmarks, a metric without a standard error and an unavailable one."""
-    runs = {
-        name: BenchmarkRun(
-            BENCHMARKS[name].title,
-            BENCHMARKS[name].version,
-            dict.fromkeys(BENCHMARKS[name].metrics, 12.5),
-            {m: (None if i else 0.5) for i, m in enumerate(BENCHMARKS[name].metrics)},
-            {"frames": 32},
-            ItemCounts(4, 1, 1, {"video not found": 1}),
-            4,
-        )
-        for name in ("videomme", "charades", "vcrbench")
-    }
-    write_json(path, results_document(runs, {"qvhighlights": "no local copy"}, {"model": "m"}))
-    return path
 
 
 @pytest.mark.slow
@@ -73,7 +54,8 @@ def test_viubench_task_in_lmms_eval_scores_as_the_project(lmms_python, tmp_path)
         str(viubench),
     ]
     command += ["--results", str(tmp_path / "random"), "--project-site", site]
-    command += ["--render", str(_mixed_results(tmp_path / "mixed.json"))]
+    mixed = write_results(tmp_path / "mixed", 32, ("videomme", "charades", "vcrbench"), value=12.5)
+    command += ["--render", str(mixed)]
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -89,8 +71,6 @@ def test_viubench_task_in_lmms_eval_scores_as_the_project(lmms_python, tmp_path)
     project = json.loads((tmp_path / "random" / "results.json").read_text())["results"]["viubench"]
     for metric, value in report["random"].items():
         assert value == pytest.approx(project[f"{metric},none"], abs=1e-3), metric
-    ours, mixed = (
-        report["tables"][str(p)] for p in (tmp_path / "random" / "results.json", tmp_path / "mixed.json")
-    )
+    ours, mixed = (report["tables"][str(p)] for p in (tmp_path / "random" / "results.json", mixed))
     assert "VIUBench" in ours and "overall" in ours and "grounding/ChannelSwap" in ours
     assert all(title in mixed for title in ("Video-MME", "Charades-STA", "VCRBench")) and "N/A" in mixed
