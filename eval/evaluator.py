@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Backend, Settings
-from .items import DatasetUnavailable, Item, load_items
+from .items import DatasetUnavailable, Item, LoadedBenchmark, load_benchmark
 from .registry import BENCHMARKS, PROMPTS, BenchmarkSpec, resolve
 from .report import plot_chart
 from .results import BenchmarkRun, ItemCounts, results_document, results_filename, write_json
@@ -156,18 +156,23 @@ def _score(
     return scored, lines, counts
 
 
+def hub_origin(spec: BenchmarkSpec) -> str | None:
+    """How the loader names a release read from the Hub (``hub_id@revision``); None without a Hub id."""
+    return f"{spec.hub_id}@{spec.revision}" if spec.hub_id else None
+
+
 def benchmark_config(
-    spec: BenchmarkSpec, settings: Settings, backend: Backend, data: str | None, video_root: str | None
+    spec: BenchmarkSpec, settings: Settings, backend: Backend, origin: str | None, video_root: str | None
 ) -> dict[str, Any]:
-    """results.json's ``configs[bench]``: what was read, how it was sampled, prompted, parsed and answered."""
-    local = data or (spec.default_local if spec.default_local and Path(spec.default_local).exists() else None)
+    """results.json's ``configs[bench]``: what was read (``origin``: the loader's name for the release),
+    how it was sampled, prompted, parsed and answered. The revision is recorded for data read from the Hub."""
     return {
         "task": spec.name,
         "dataset_path": spec.hub_id,
-        "dataset_revision": None if local else spec.revision,
+        "dataset_revision": spec.revision if origin == hub_origin(spec) else None,
         "dataset_configs": list(spec.configs),
         "test_split": spec.split,
-        "data": local or spec.hub_id,
+        "data": origin,
         "video_source": spec.video_source,
         "video_root": video_root,
         "frames": settings.frames,
@@ -187,6 +192,31 @@ def benchmark_config(
     }
 
 
+def _load(
+    spec: BenchmarkSpec,
+    data: str | None,
+    video_root: str | None,
+    cache_dir: Path,
+    needs_video: bool,
+    log: Callable[[str], None],
+) -> LoadedBenchmark:
+    """The benchmark's items (clips spilled to the cache only for backends that watch them), with the rows
+    left out of the evaluated subset and the loader's notes said aloud."""
+    loaded = load_benchmark(
+        spec,
+        data=data,
+        video_root=video_root,
+        cache_dir=cache_dir,
+        spill_dir=cache_dir if needs_video else None,
+        keep_bytes=False,
+    )
+    for reason, count in loaded.excluded.items():
+        log(f"[{spec.name}] {count} row(s) outside the evaluated subset: {reason}")
+    for note in loaded.notes:
+        log(f"[{spec.name}] {note}")
+    return loaded
+
+
 def run_benchmark(
     spec: BenchmarkSpec,
     backend: Backend,
@@ -203,15 +233,9 @@ def run_benchmark(
     """Answer and score one benchmark; raises :class:`DatasetUnavailable` when its data cannot be read."""
     cache_dir = out_dir / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    items = load_items(
-        spec,
-        data=data,
-        video_root=video_root,
-        cache_dir=cache_dir,
-        spill_dir=cache_dir if backend.needs_video else None,
-        keep_bytes=False,
-    )
-    original = len(items)
+    loaded = _load(spec, data, video_root, cache_dir, backend.needs_video, log)
+    items = loaded.items
+    n_original = len(items)
     if limit is not None and limit < len(items):
         # N items spread evenly over the id-sorted list, so a quick run still covers every subtype / config
         items = [items[(k * len(items)) // limit] for k in range(limit)]
@@ -223,6 +247,7 @@ def run_benchmark(
     started = time.time()
     _answer(items, keys, cache, cache_dir / f"{spec.name}{suffix}.jsonl", backend, settings, progress)
     scored, lines, counts = _score(items, keys, cache)
+    counts.excluded, counts.notes = dict(loaded.excluded), list(loaded.notes)
     with (out_dir / f"samples_{spec.name}{suffix}.jsonl").open("w") as fh:
         fh.writelines(json.dumps(line, default=str) + "\n" for line in lines)
     if counts.n_failed:
@@ -230,7 +255,7 @@ def run_benchmark(
         log(
             f"[{spec.name}] {counts.n_failed} of {len(items)} items failed and score 0; first reason: {first}"
         )
-    config = benchmark_config(spec, settings, backend, data, video_root)
+    config = benchmark_config(spec, settings, backend, loaded.source, video_root)
     config["seconds"] = round(time.time() - started, 2)
     return BenchmarkRun(
         title=spec.title,
@@ -239,7 +264,7 @@ def run_benchmark(
         stderrs=metric_stderrs(spec, scored),
         config=config,
         counts=counts,
-        n_original=original,
+        n_original=n_original,
     )
 
 

@@ -12,8 +12,9 @@ Shape (lmms-eval's ``evaluator.simple_evaluate`` plus its tracker's top-level fi
     git_hash, date
 
 and what lmms-eval has no key for, kept out of the metric dicts so every value there is a metric:
-``item_counts`` (items, failed, unparsed, failure reasons per benchmark), ``unavailable`` (benchmarks that
-could not be read, with the reason), ``config`` (the run's settings) and ``environment`` (package versions).
+``item_counts`` (items, failed, unparsed, failure reasons, rows outside the evaluated subset, loader notes),
+``unavailable`` (benchmarks that could not be read, with the reason), ``config`` (the run's settings) and
+``environment`` (package versions).
 Values are percentages; standard errors come from :mod:`.sampling_error`.
 """
 
@@ -42,12 +43,15 @@ FILTER = "none"  # lmms-eval's filter name in "<metric>,<filter>"
 
 @dataclass
 class ItemCounts:
-    """How a benchmark's items ended: answered and parsed, unparsed (scored 0) or failed (scored 0)."""
+    """How a benchmark's items ended: answered and parsed, unparsed (scored 0) or failed (scored 0); and
+    the rows left out of the evaluated subset (by reason, not in ``n_items``) and the loader's notes."""
 
     n_items: int = 0
     n_failed: int = 0
     n_unparsed: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

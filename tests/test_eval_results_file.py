@@ -68,6 +68,8 @@ def test_results_have_lmms_eval_keys_and_only_metrics(random_results):
         "n_failed": 0,
         "n_unparsed": 0,
         "failure_reasons": {},
+        "excluded": {},
+        "notes": [],
     }
     assert results["n-samples"]["viubench"] == {"original": 18, "effective": 18}
     assert results["configs"]["viubench"]["dataset_path"] == BENCHMARKS["viubench"].hub_id
@@ -143,3 +145,18 @@ def test_standard_error_formulas():
     # pooled step accuracy: 2 items with 4 steps each, 4 and 0 hits -> 0.5, residuals +2 / -2
     assert ratio_stderr([4, 0], [4, 4]) == pytest.approx(math.sqrt(8 / 2) / 4)
     assert ratio_stderr([1], [4]) is None
+
+
+def test_rows_outside_the_evaluated_subset_are_counted(tmp_path):
+    """VideoMMMU's open-ended questions are not scored (the paper scores multiple choice): counted by reason."""
+    from _eval_helpers import make_benchmark_fixture
+
+    path, n_items = make_benchmark_fixture("videommmu", tmp_path / "fx")
+    res = evaluate(
+        ["videommmu"], RandomBackend(), tmp_path / "o", data={"videommmu": str(path)}, progress=False
+    )
+    assert_lmms_eval_shape(res)
+    counts = res["item_counts"]["videommmu"]
+    assert counts["n_items"] == n_items and sum(counts["excluded"].values()) == 1
+    assert res["configs"]["videommmu"]["data"] == f"--data {path}"
+    assert res["configs"]["videommmu"]["dataset_revision"] is None  # a local copy: its revision is unknown

@@ -86,11 +86,6 @@ class FakeRepo:
         return yaml.safe_load(text.split("---")[1])["model-index"][0]["results"]
 
 
-@pytest.fixture(autouse=True)
-def _no_local_viubench(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # configs read from the Hub copy, not a ./viubench of the checkout
-
-
 def _metrics(results: list[dict], dataset: str) -> list[dict]:
     return [m for r in results if r["dataset"]["type"] == dataset for m in r["metrics"]]
 

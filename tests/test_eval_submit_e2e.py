@@ -34,11 +34,6 @@ def model_repo(hub: HubEndpoint, tmp_path) -> HubEndpoint:
     return hub
 
 
-@pytest.fixture(autouse=True)
-def _no_local_viubench(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the configs say the data came from the Hub
-
-
 def submit(hub: HubEndpoint, home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **hub.client_env(str(home))}
     cmd = [sys.executable, str(REPO / "eval" / "submit.py"), *args]
