@@ -1,4 +1,5 @@
-"""Shared fixtures for tests/test_train_*.py: a small published-schema dataset and tiny models (built once)."""
+"""Shared fixtures for tests/test_train_*.py: a small published-schema dataset, tiny models (built once), and
+multi-process launches of the training code."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def train_config(kind: str, out: str | Path, **overrides):
     from videossr.train.config import resolve
 
     values = {
-        "dataset": small_dataset(),
+        "dataset": overrides.pop("dataset", None) or small_dataset(),
         "model": tiny_model(kind),
         "output_dir": str(out),
         "global_batch": 4,
@@ -111,6 +112,7 @@ def train_config(kind: str, out: str | Path, **overrides):
         "max_pixels": WIDTH * HEIGHT,
         "save_steps": 1000,
         "gradient_checkpointing": False,
+        "dataloader_num_workers": 0,
     }
     values.update(overrides)
     return resolve("small", values)
@@ -123,8 +125,8 @@ def varied_reward(completion_ids, **_):
 
 @contextlib.contextmanager
 def one_thread():
-    """Run tiny-model training on one intra-op thread (restored afterwards): on a shared 2-core machine, torch's
-    spinning worker threads made the tiny-model steps up to 8x slower."""
+    """Run tiny-model training on one intra-op thread (restored afterwards): torch's spinning worker threads
+    slow the tiny-model steps down on a small shared machine."""
     import torch
 
     before = torch.get_num_threads()
@@ -133,3 +135,30 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------------------- launches
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_accelerate_config(name: str, out_dir: Path, num_processes: int = 2) -> Path:
+    """The shipped ``train/configs/<name>.yaml`` for ``num_processes`` CPU processes in fp32 (CPUs here have
+    no bf16 speed-up); everything else as shipped."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "train" / "configs" / f"{name}.yaml").read_text())
+    cfg.update(num_processes=num_processes, mixed_precision="no")
+    path = Path(out_dir) / f"{name}-cpu.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def accelerate_launch(config: Path, script: str, args: list[str], timeout: int = 600):
+    """Run ``accelerate launch --config_file config script args`` from the repository root."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), script, *args]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

@@ -20,6 +20,8 @@ from videossr.build.publish import publishable
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = ("videossr-30k", "viubench")
+# Files a user might leave in a dataset folder: the build refuses to replace such a folder, so a push never
+# gets as far as uploading them (what the allowlist leaves out of a folder is tested in test_publish.py).
 STRAYS = {
     ".env": b"HF_TOKEN=hf_" + b"S" * 34,
     ".videossr-cache/probe.jsonl": b'{"path": "/home/me/v.mp4"}',
@@ -29,8 +31,7 @@ STRAYS = {
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """A small finished build of both datasets (with files that must never be uploaded beside them); the
-    arguments that resume it."""
+    """A small finished build of both datasets; the arguments that resume it."""
     base = tmp_path_factory.mktemp("push")
     corpus = make_corpus(base / "corpus", duration=4.0)
     args = [
@@ -54,10 +55,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         env=_offline(),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for name in DATASETS:
-        for rel, data in STRAYS.items():
-            (base / "out" / name / rel).parent.mkdir(parents=True, exist_ok=True)
-            (base / "out" / name / rel).write_bytes(data)
     return args
 
 
@@ -101,8 +98,26 @@ def test_dry_run_lists_exactly_the_allowlist_and_contacts_no_hub(hub, built, tmp
         }
         assert "public dataset repo" in block
         left_out = set(re.findall(r"left out: (\S+)", block))
-        assert left_out == {".env", ".videossr-cache/", ".work/", "notes.txt"}
+        assert left_out == {".videossr-build.json"}  # the build's own ownership marker
     assert "nothing is created or uploaded" in proc.stdout
+
+
+def test_a_folder_with_files_the_build_did_not_write_is_neither_rebuilt_nor_pushed(hub, built, tmp_path):
+    folder = _out(built) / "viubench"
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for rel, data in STRAYS.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    try:
+        proc = _cli(hub, tmp_path / "home", built, "--push", "ns")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "holds files this build did not write" in proc.stderr
+        assert hub.log == []
+        assert {p: p.read_bytes() for p in before} == before
+    finally:
+        for rel in STRAYS:
+            (folder / rel).unlink()
+        (folder / ".videossr-cache").rmdir()
 
 
 def _load_client(repo_id: str) -> str:

@@ -1,5 +1,5 @@
-"""Presets, overrides, batch layout, CLI errors, --help, accelerate configs, --lora, --use-vllm and --push-to-hub
-(checked with mocks: nothing is uploaded)."""
+"""Presets, overrides, batch layout, CLI errors, --help, accelerate configs, --lora and --push-to-hub (the Hub
+client is an autospec of huggingface_hub.HfApi: nothing is uploaded)."""
 
 from __future__ import annotations
 
@@ -7,50 +7,66 @@ import json
 from pathlib import Path
 from unittest import mock
 
+import huggingface_hub
 import pytest
 from _train_helpers import small_dataset, tiny_model, train_config
 from videossr.train import cli
-from videossr.train.config import PAPER, batch_layout, overridden, resolve
+from videossr.train.config import PAPER, TrainConfig, batch_layout, grpo_kwargs, overridden, resolve
+from videossr.train.session import train
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _parse(*argv):
-    return cli.config_from_args(cli.grpo_parser().parse_args(["--dataset", "d", "--model", "m", *argv]))
+    return cli.config_from_argv(["--dataset", "d", "--model", "m", *argv])
 
 
-def test_paper_preset_is_spec_section_6():
+def test_paper_preset_is_the_released_run():
     cfg = _parse("--preset", "paper")
     assert cfg.learning_rate == 1e-6
-    assert cfg.global_batch == 64 and cfg.num_generations == 8
-    assert cfg.beta == 1e-3 and cfg.loss_type == "grpo" and cfg.temperature == 1.0
+    assert cfg.global_batch == 64 and cfg.num_generations == 8 and cfg.per_device_batch == 8
+    assert cfg.beta == 1e-3 and cfg.loss_type == "bnpo" and cfg.temperature == 1.0
     assert cfg.num_train_epochs == 1.0 and cfg.max_frames == 48 and cfg.max_pixels == 256 * 256
     assert cfg.reward == "smooth" and cfg.lr_scheduler_type == "constant" and cfg.weight_decay == 0.01
-    assert batch_layout(cfg, 8) == {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 8,
-                                    "steps_per_generation": 8}  # fmt: skip
+    assert batch_layout(cfg, 8) == {
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 8,
+        "steps_per_generation": 8,
+    }
     assert batch_layout(cfg, 1)["gradient_accumulation_steps"] == 64
     assert overridden(cfg) == {}
 
 
+def test_defaults_shown_by_help_are_the_small_preset():
+    """The dataclass defaults (what --help prints) are the default preset's values."""
+    defaults = TrainConfig()
+    small = resolve("small", {})
+    assert {k: v for k, v in defaults.to_dict().items() if k != "preset"} == {
+        k: v for k, v in small.to_dict().items() if k != "preset"
+    }
+
+
 def test_every_value_can_be_overridden():
-    cfg = _parse("--preset", "paper", "--lr", "3e-6", "--num-generations", "4", "--beta", "0", "--max-pixels",
-                 "128x128", "--max-frames", "32", "--reward", "strict", "--video-as", "frames", "--temperature",
-                 "0.7", "--no-gradient-checkpointing", "--grpo-arg", "num_iterations=2", "--grpo-arg",
-                 "mask_truncated_completions=True")  # fmt: skip
+    argv = ["--preset", "paper", "--lr", "3e-6", "--num-generations", "4", "--beta", "0", "--max-pixels"]
+    argv += ["128x128", "--max-frames", "32", "--reward", "strict", "--video-as", "frames", "--temperature"]
+    argv += ["0.7", "--no-gradient-checkpointing", "--dataloader-num-workers", "3", "--grpo-arg"]
+    argv += ["num_iterations=2", "mask_truncated_completions=True"]
+    cfg = _parse(*argv)
     assert cfg.learning_rate == 3e-6 and cfg.num_generations == 4 and cfg.beta == 0
     assert cfg.max_pixels == 128 * 128 and cfg.max_frames == 32 and cfg.reward == "strict"
-    assert cfg.gradient_checkpointing is False
+    assert cfg.gradient_checkpointing is False and cfg.dataloader_num_workers == 3
     assert cfg.grpo_args == {"num_iterations": 2, "mask_truncated_completions": True}
     changed = overridden(cfg)
     assert changed["learning_rate"] == 3e-6 and changed["video_as"] == "frames" and "beta" in changed
     assert "global_batch" not in changed
     assert cfg.output_dir == str(Path("outputs") / "grpo-d-m")
-    from videossr.train.config import grpo_kwargs
-
     kw = grpo_kwargs(cfg, world_size=2, cuda=False, bf16_ok=False)
     assert kw["num_iterations"] == 2 and kw["use_cpu"] and not kw["bf16"]
     assert kw["per_device_train_batch_size"] * 2 * kw["gradient_accumulation_steps"] == 64 * 4
+    assert kw["loss_type"] == "bnpo" and kw["dataloader_num_workers"] == 3
+    assert kw["dataloader_pin_memory"] is False
     assert grpo_kwargs(cfg, world_size=1, cuda=True, bf16_ok=True)["bf16"] is True
+    assert _parse("--preset", "paper", "--no-bf16").bf16 is False
 
 
 @pytest.mark.parametrize(
@@ -62,6 +78,7 @@ def test_every_value_can_be_overridden():
         (["--use-vllm"], "--use-vllm needs --video-as frames"),
         (["--grpo-arg", "no_such_field=1"], "not a trl.GRPOConfig field"),
         (["--max-steps", "0"], "--max-steps must be positive"),
+        (["--dataloader-num-workers", "-1"], "--dataloader-num-workers must be >= 0"),
     ],
 )
 def test_bad_values_give_one_line_errors(argv, message, capsys):
@@ -73,11 +90,19 @@ def test_bad_values_give_one_line_errors(argv, message, capsys):
     assert message in err and err.startswith("error: ") and len(err.splitlines()) == 1
 
 
-def test_argparse_rejects_bad_types(capsys):
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--max-pixels", "huge"], "--max-pixels"),
+        (["--loss-type", "ppo"], "--loss-type"),
+        (["--grpo-arg", "no-equals-sign"], "--grpo-args"),
+    ],
+)
+def test_argparse_rejects_bad_types(argv, flag, capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["--dataset", "d", "--model", "m", "--max-pixels", "huge"])
+        cli.main(["--dataset", "d", "--model", "m", *argv])
     assert exc.value.code == 2
-    assert "--max-pixels" in capsys.readouterr().err
+    assert flag in capsys.readouterr().err
 
 
 def test_missing_dataset_and_vllm_not_installed(capsys, tmp_path):
@@ -85,9 +110,9 @@ def test_missing_dataset_and_vllm_not_installed(capsys, tmp_path):
     capsys.readouterr()
     rc = cli.main(["--dataset", str(tmp_path / "nope"), "--model", tiny_model("qwen2_5_vl")])
     assert rc == 2 and "not found" in capsys.readouterr().err
+    argv = ["--dataset", small_dataset(), "--model", tiny_model("qwen2_5_vl"), "--use-vllm", "--video-as"]
     with mock.patch("importlib.util.find_spec", return_value=None):
-        rc = cli.main(["--dataset", small_dataset(), "--model", tiny_model("qwen2_5_vl"), "--use-vllm",
-                       "--video-as", "frames", "--output-dir", str(tmp_path / "o")])  # fmt: skip
+        rc = cli.main([*argv, "frames", "--output-dir", str(tmp_path / "o")])
     assert rc == 2 and "--use-vllm needs vLLM" in capsys.readouterr().err
 
 
@@ -97,7 +122,19 @@ def test_help(capsys):
             fn(["--help"])
         assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "--preset" in out and "--push-to-hub" in out and "--filter" in out
+    assert "--preset" in out and "--push-to-hub" in out and "--filter" in out and "(default: bnpo)" in out
+
+
+@pytest.mark.parametrize(("script", "flag"), [("videossr-train", "--preset"), ("videossr-pass-rate", "--k")])
+def test_console_scripts(script, flag):
+    """The console scripts `pip install -e .[train]` puts next to the interpreter answer --help."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / script
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: {script}") and flag in proc.stdout
 
 
 def test_accelerate_configs_load():
@@ -107,6 +144,10 @@ def test_accelerate_configs_load():
     assert ds.distributed_type.value == "DEEPSPEED" and ds.deepspeed_config["zero_stage"] == 3
     fsdp = load_config_from_file(str(REPO / "train/configs/fsdp.yaml"))
     assert fsdp.distributed_type.value == "FSDP" and fsdp.mixed_precision == "bf16"
+    # the units come from each model's _no_split_modules: no class list that one family lacks
+    assert "fsdp_transformer_layer_cls_to_wrap" not in fsdp.fsdp_config
+    ddp = load_config_from_file(str(REPO / "train/configs/ddp.yaml"))
+    assert ddp.distributed_type.value == "MULTI_GPU" and ddp.mixed_precision == "bf16"
 
 
 def test_resolve_rejects_unknown():
@@ -118,17 +159,26 @@ def test_resolve_rejects_unknown():
 
 
 @pytest.mark.slow
-def test_lora_train_and_push_to_hub_mocked(tmp_path):
-    """--lora trains a peft adapter; --push-to-hub creates the repo and uploads the output folder (mocked)."""
+def test_lora_train_and_push_to_hub(tmp_path):
+    """--lora trains a peft adapter; --push-to-hub creates the repo and uploads the output folder."""
     from _train_helpers import one_thread, varied_reward
 
-    cfg = train_config("qwen2_5_vl", tmp_path / "out", lora=True, lora_r=4, max_steps=1, beta=0.04,
-                       push_to_hub="someone/videossr-tiny", learning_rate=1e-3)  # fmt: skip
+    cfg = train_config(
+        "qwen2_5_vl",
+        tmp_path / "out",
+        lora=True,
+        lora_r=4,
+        max_steps=1,
+        beta=0.04,
+        push_to_hub="someone/videossr-tiny",
+        learning_rate=1e-3,
+    )
     with mock.patch("huggingface_hub.HfApi", autospec=True) as api_cls:
         api = api_cls.return_value
-        api.upload_folder.return_value = mock.Mock(commit_url="https://hf.co/someone/videossr-tiny/commit/1")
+        api.upload_folder.return_value = mock.create_autospec(huggingface_hub.CommitInfo, instance=True)
+        api.upload_folder.return_value.commit_url = "https://hf.co/someone/videossr-tiny/commit/1"
         with one_thread():
-            trainer = cli.train(cfg, reward_funcs=[varied_reward])
+            trainer = train(cfg, reward_funcs=[varied_reward])
     from peft import PeftModel
 
     assert isinstance(trainer.model, PeftModel)
@@ -156,8 +206,8 @@ def test_push_failure_is_not_hidden(tmp_path):
 
 
 def test_tiny_model_cli(tmp_path, capsys):
-    """`python -m videossr.train.tiny --out DIR` writes a folder that from_pretrained loads (what users and the
-    eval/ tests use)."""
+    """`python -m videossr.train.tiny --out DIR` writes a folder that from_pretrained loads (what users and
+    the eval/ tests use)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from videossr.train import tiny
 
@@ -180,11 +230,11 @@ def test_dataset_errors_reach_the_cli_as_one_line(tmp_path, capsys):
     ds.to_parquet(str(tmp_path / "bad" / "data" / "train-00000-of-00001.parquet"))
     tiny_model("qwen2_5_vl")
     capsys.readouterr()
-    rc = cli.main(["--dataset", str(tmp_path / "bad"), "--model", tiny_model("qwen2_5_vl"), "--output-dir",
-                   str(tmp_path / "o")])  # fmt: skip
+    argv = ["--dataset", str(tmp_path / "bad"), "--model", tiny_model("qwen2_5_vl"), "--output-dir"]
+    rc = cli.main([*argv, str(tmp_path / "o")])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "examples/s" not in line]
     assert rc == 2 and len(err) == 1 and "missing column(s) answer" in err[0]
-    rc = cli.pass_rate_main(["--dataset", small_dataset(), "--model", str(tmp_path / "no-model"), "--k", "2",
-                             "--out", str(tmp_path / "pr")])  # fmt: skip
+    argv = ["--dataset", small_dataset(), "--model", str(tmp_path / "no-model"), "--k", "2", "--out"]
+    rc = cli.pass_rate_main([*argv, str(tmp_path / "pr")])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "examples/s" not in line]
     assert rc == 2 and len(err) == 1 and "cannot load --model" in err[0]

@@ -1,4 +1,4 @@
-"""pass_rate.py (the paper's Figure 1 analysis): histogram of correct counts on a scripted model, --filter."""
+"""videossr-pass-rate (the paper's Figure 1): histogram of correct counts on a scripted model, --filter."""
 
 from __future__ import annotations
 
@@ -7,23 +7,12 @@ import json
 import datasets
 import pytest
 from _train_helpers import one_thread, small_dataset, tiny_model
-from videossr.train import passrate
+from videossr.train import zero_variance
 
 
 def _args(tmp_path, *extra):
-    return passrate.parser().parse_args(
-        [
-            "--model",
-            "scripted",
-            "--dataset",
-            small_dataset(),
-            "--k",
-            "4",
-            "--out",
-            str(tmp_path / "pr"),
-            *extra,
-        ]
-    )
+    argv = ["--model", "scripted", "--dataset", small_dataset(), "--k", "4", "--out", str(tmp_path / "pr")]
+    return zero_variance.config_from_argv([*argv, *extra])
 
 
 def scripted(correct_by_index):
@@ -41,7 +30,7 @@ def scripted(correct_by_index):
 
 
 def test_histogram_and_filter(tmp_path):
-    result = passrate.run(
+    result = zero_variance.run(
         _args(tmp_path, "--filter", str(tmp_path / "filtered")), sampler=scripted(lambda i: i % 5)
     )
     hist = result["histogram"]
@@ -68,19 +57,24 @@ def test_threshold_counts_smooth_rewards(tmp_path):
             return [f"{s:.1f}-{e + (e - s):.1f}"] * k  # IoU 0.5
         return [row["answer"]] * k
 
-    strict = passrate.run(_args(tmp_path), sampler=sampler)
-    lenient = passrate.run(_args(tmp_path, "--threshold", "0.4"), sampler=sampler)
+    strict = zero_variance.run(_args(tmp_path), sampler=sampler)
+    lenient = zero_variance.run(_args(tmp_path, "--threshold", "0.4"), sampler=sampler)
     assert strict["histogram"]["by_task"]["grounding"]["counts"][0] == 4
     assert lenient["histogram"]["by_task"]["grounding"]["counts"][4] == 4
 
 
 def test_real_sampler_on_tiny_model(tmp_path):
-    args = passrate.parser().parse_args(
-        ["--model", tiny_model("qwen2_5_vl"), "--dataset", small_dataset(), "--k", "2", "--limit", "2",
-         "--max-new-tokens", "4", "--max-pixels", "64x48", "--out", str(tmp_path / "pr")]
-    )  # fmt: skip
+    args = zero_variance.PassRateConfig(
+        model=tiny_model("qwen2_5_vl"),
+        dataset=small_dataset(),
+        k=2,
+        limit=2,
+        max_new_tokens=4,
+        max_pixels=64 * 48,
+        out=str(tmp_path / "pr"),
+    )
     with one_thread():
-        result = passrate.run(args)
+        result = zero_variance.run(args)
     assert result["histogram"]["overall"]["questions"] == 2
     lines = (tmp_path / "pr" / "pass_rate_samples.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(len(json.loads(line)["answers"]) == 2 for line in lines)

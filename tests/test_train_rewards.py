@@ -1,6 +1,10 @@
-"""The TRL reward function dispatches videossr.tasks.rewards by each row's task and logs per-task means."""
+"""The TRL reward function dispatches videossr.tasks.rewards by each row's task and logs every reward under
+its task, so that TRL's cross-rank average (sum of all values / their count) weights each completion
+equally."""
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 import pytest
 from videossr.tasks.rewards import reward
@@ -15,8 +19,10 @@ def test_dispatch_per_task_smooth_and_strict():
     tasks = ["grounding", "grounding", "counting", "counting", "jigsaw", "jigsaw"]
     answers = ["2.0-4.0", "2.0-4.0", "1,2,3", "1,2,3", "341562", "341562"]
     completions = [_conv(t) for t in ["2.0-4.0", "3.0-4.0", "1,2,3", "2,2,3", "341562", "341526"]]
-    logged = {}
-    smooth = make_reward_fn("smooth")(completions, task=tasks, answer=answers, log_metric=logged.__setitem__)
+    logged = defaultdict(list)
+    smooth = make_reward_fn("smooth")(
+        completions, task=tasks, answer=answers, log_metric=lambda k, v: logged[k].append(v)
+    )
     for c, t, a, r in zip(completions, tasks, answers, smooth):
         assert r == pytest.approx(reward(t, c[0]["content"], a))
     assert smooth[0] == pytest.approx(1.0) and smooth[1] == pytest.approx(0.5)
@@ -24,11 +30,35 @@ def test_dispatch_per_task_smooth_and_strict():
     assert 0 < smooth[5] < 1
     strict = make_reward_fn("strict")(completions, task=tasks, answer=answers)
     assert strict == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
-    assert logged == {
-        "reward/counting": pytest.approx((1 + smooth[3]) / 2),
-        "reward/grounding": pytest.approx(0.75, abs=1e-6),
-        "reward/jigsaw": pytest.approx((1 + smooth[5]) / 2),
+    assert dict(logged) == {
+        "reward/counting": [pytest.approx(1.0), pytest.approx(smooth[3])],
+        "reward/grounding": [pytest.approx(1.0), pytest.approx(0.5)],
+        "reward/jigsaw": [pytest.approx(1.0), pytest.approx(smooth[5])],
     }
+
+
+def test_task_means_across_ranks_weigh_every_completion():
+    """Two ranks with 3 and 1 grounding completions: TRL averages all logged values (sum / count), so the
+    logged mean is the mean over the 4 completions, not the mean of the two rank means."""
+    fn = make_reward_fn("smooth")
+    pending = [defaultdict(list), defaultdict(list)]  # TRL's per-rank _pending_metrics
+    rank_batches = [
+        (["2.0-4.0", "9.0-9.5", "3.0-4.0"], ["grounding"] * 3),
+        (["2.0-4.0"], ["grounding"]),
+    ]
+    for rank, (texts, tasks) in enumerate(rank_batches):
+        completions = [_conv(t) for t in texts]
+        log = pending[rank]
+        fn(
+            completions,
+            task=tasks,
+            answer=["2.0-4.0"] * len(texts),
+            log_metric=lambda k, v, log=log: log[k].append(v),
+        )
+    values = [v for rank in pending for v in rank["reward/grounding"]]
+    assert sum(values) / len(values) == pytest.approx((1.0 + 0.0 + 0.5 + 1.0) / 4)
+    rank_means = [sum(r["reward/grounding"]) / len(r["reward/grounding"]) for r in pending]
+    assert sum(values) / len(values) != pytest.approx(sum(rank_means) / 2)
 
 
 def test_unparseable_scores_zero_and_bad_mode_rejected():

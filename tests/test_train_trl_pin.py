@@ -1,4 +1,5 @@
-"""VideoGRPOTrainer wraps four private GRPOTrainer methods of trl 1.16.0: fail loudly if TRL changes under it."""
+"""VideoGRPOTrainer wraps four private GRPOTrainer methods of trl 1.16.0 and relies on a few more: fail loudly
+if TRL changes under it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from videossr.train import trainer as vt
 def test_trl_version_is_the_pinned_one():
     assert trl.__version__ == vt.TRL_VERSION, (
         f"trl {trl.__version__} installed, VideoGRPOTrainer written for {vt.TRL_VERSION}: re-check the four "
-        "wrappers against the new GRPOTrainer (NOTES-video-grpo.md section 1), then update TRL_VERSION and "
-        "HOOKED_SOURCE_SHA256"
+        "wrappers against the new GRPOTrainer (docs/training.md, 'The video in the loss'), then update "
+        "TRL_VERSION and HOOKED_SOURCE_SHA256"
     )
 
 
@@ -30,9 +31,15 @@ def test_hooked_methods_unchanged():
 def test_wrapped_signatures():
     params = list(inspect.signature(GRPOTrainer._get_per_token_logps_and_entropies).parameters)
     assert params[:8] == [
-        "self", "model", "input_ids", "attention_mask", "logits_to_keep", "batch_size", "compute_entropy",
+        "self",
+        "model",
+        "input_ids",
+        "attention_mask",
+        "logits_to_keep",
+        "batch_size",
+        "compute_entropy",
         "compute_aux_loss",
-    ]  # fmt: skip
+    ]
     assert "mm_token_type_ids" in params
     assert list(inspect.signature(GRPOTrainer._tokenize_prompts).parameters) == ["self", "prompts"]
     assert list(inspect.signature(GRPOTrainer._compute_loss).parameters) == ["self", "model", "inputs"]
@@ -45,12 +52,12 @@ def test_wrapped_signatures():
 
 
 def test_other_trl_version_refused(monkeypatch):
-    monkeypatch.setattr(trl, "__version__", "9.9.9")
     monkeypatch.delenv("VIDEOSSR_ALLOW_TRL_MISMATCH", raising=False)
-    with pytest.raises(vt.TRLVersionError, match=r"trl==1\.16\.0"):
-        vt.check_trl()
+    vt.check_trl()  # the installed one
+    with pytest.raises(vt.TRLVersionError, match=r"trl==1\.16\.0 but trl==9\.9\.9"):
+        vt.check_trl(installed="9.9.9")
     with pytest.warns(UserWarning, match="written against"):
-        vt.check_trl(allow_mismatch=True)
+        vt.check_trl(allow_mismatch=True, installed="9.9.9")
     monkeypatch.setenv("VIDEOSSR_ALLOW_TRL_MISMATCH", "1")
     with pytest.warns(UserWarning):
-        vt.check_trl()
+        vt.check_trl(installed="9.9.9")

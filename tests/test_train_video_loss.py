@@ -4,24 +4,35 @@
   video_grid_thw, and they equal what the processor gives for that row's clips on its own;
 - changing one row's clip pixels changes that row's per-token log-probs in the loss, and only that row's;
 - gradients reach the vision tower (and do not with the stock GRPOTrainer: the test has teeth);
-- with num_iterations=2 the first loss pass reproduces the old log-probs.
+- with num_iterations=2 the first loss pass reproduces the old log-probs;
+- each row's loss log-probs equal a plain forward of that row alone.
+
+The runs are observed through public interfaces only: forward hooks on the models, a callback, and a wrapper
+around the Trainer's ``compute_loss``.
 """
 
 from __future__ import annotations
-
-import copy
 
 import pytest
 import torch
 from _train_helpers import one_thread, small_dataset, train_config, varied_reward
 from transformers import TrainerCallback
-from videossr.train.cli import build_trainer
-from videossr.train.data import VideoOptions, load_train_dataset, prepare_dataset, processor_kwargs
-from videossr.train.passrate import chat_inputs
+from videossr.train.data import load_train_dataset, prepare_dataset
+from videossr.train.processor import chat_inputs, processor_kwargs, video_options
+from videossr.train.session import build_trainer
 
 pytestmark = pytest.mark.slow
 
 KINDS = ("qwen2_5_vl", "qwen3_vl")
+RECORDED = (
+    "input_ids",
+    "attention_mask",
+    "pixel_values",
+    "pixel_values_videos",
+    "video_grid_thw",
+    "second_per_grid_ts",
+    "mm_token_type_ids",
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,8 +50,7 @@ class Recorder:
     def hook(self, which: str):
         def pre_hook(module, args, kwargs):
             rec = {"which": which, "grad": torch.is_grad_enabled()}
-            for k in ("input_ids", "attention_mask", "pixel_values", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts",
-                      "mm_token_type_ids"):  # fmt: skip
+            for k in RECORDED:
                 v = kwargs.get(k)
                 rec[k] = v.detach().cpu().clone() if isinstance(v, torch.Tensor) else None
             self.calls.append(rec)
@@ -59,6 +69,56 @@ class VisionGrad(TrainerCallback):
         self.steps.append((nonzero, len(params)))
 
 
+class LossCalls:
+    """Every ``compute_loss`` call of a run (the Trainer's public method, wrapped): its inputs, the per-token
+    log-probs the policy forward returned during it (a forward hook on the model), and, when asked, each row's
+    log-probs from a plain forward of that row alone, computed right then (before the optimizer step)."""
+
+    def __init__(self, trainer, single_rows: bool = True) -> None:
+        self.trainer = trainer
+        self.single_rows = single_rows
+        self.calls: list[dict] = []
+        self._chunks: list[torch.Tensor] | None = None
+        trainer.model.register_forward_hook(self._hook)
+        original = trainer.compute_loss
+
+        def compute_loss(model, inputs, *args, **kwargs):
+            self._chunks = []
+            try:
+                loss = original(model, inputs, *args, **kwargs)
+            finally:
+                chunks, self._chunks = self._chunks, None
+            keep = inputs["completion_ids"].shape[1]
+            call = {"inputs": inputs, "logps": torch.cat(chunks)[:, -keep:]}
+            if self.single_rows:
+                call["single"] = single_row_logps(trainer, inputs)
+            self.calls.append(call)
+            return loss
+
+        trainer.compute_loss = compute_loss
+
+    def _hook(self, module, args, output):
+        if self._chunks is not None and getattr(output, "log_probs", None) is not None:
+            self._chunks.append(output.log_probs.detach().clone())
+
+
+def single_row_logps(trainer, inputs) -> list[torch.Tensor]:
+    """Each row's completion log-probs from a plain model forward of that row alone (its own video tensors,
+    the processor's token types), independent of the trainer's batching, padding and chunking."""
+    pad = trainer.processing_class.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    out = []
+    with torch.no_grad():
+        for j, row in enumerate(inputs["video_inputs"]):
+            prompt = inputs["prompt_ids"][j][inputs["prompt_mask"][j].bool()]
+            completion = inputs["completion_ids"][j][inputs["completion_mask"][j].bool()]
+            full = torch.cat([prompt, completion])[None]
+            logits = model(input_ids=full, mm_token_type_ids=(full == pad).long() * 2, **row).logits[0]
+            logits = logits[len(prompt) - 1 : -1] / trainer.args.temperature
+            out.append(logits.log_softmax(-1).gather(-1, completion[:, None])[:, 0])
+    return out
+
+
 def run_training(kind, out, trainer_cls=None, **overrides):
     cfg = train_config(kind, out, **overrides)
     trainer = build_trainer(cfg, reward_funcs=[varied_reward])
@@ -70,17 +130,18 @@ def run_training(kind, out, trainer_cls=None, **overrides):
         trainer.ref_model.model.register_forward_pre_hook(rec.hook("ref"), with_kwargs=True)
     grads = VisionGrad(trainer.model.model.visual)
     trainer.add_callback(grads)
+    losses = LossCalls(trainer, single_rows=trainer_cls is None and cfg.video_as == "video")
     trainer.train()
-    return trainer, rec, grads
+    return trainer, rec, grads, losses
 
 
 @pytest.fixture(scope="module", params=KINDS)
 def trained(request, tmp_path_factory):
     kind = request.param
-    trainer, rec, grads = run_training(
+    trainer, rec, grads, losses = run_training(
         kind, tmp_path_factory.mktemp(kind), beta=0.04, max_steps=2, grpo_args={"num_iterations": 2}
     )
-    return kind, trainer, rec, grads
+    return kind, trainer, rec, grads, losses
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +153,7 @@ def reference_rows():
         from transformers import AutoProcessor
 
         processor = AutoProcessor.from_pretrained(tiny_model(kind))
-        options = VideoOptions(max_pixels=64 * 48)
+        options = video_options(processor, max_pixels=64 * 48, max_frames=48)
         ds = prepare_dataset(load_train_dataset(small_dataset()), options)
         rows = []
         for i in range(len(ds)):
@@ -122,7 +183,7 @@ def _same_video(ref: dict, grid: torch.Tensor, pv: torch.Tensor, spg, v0: int, p
 
 
 def test_every_loss_forward_carries_each_rows_video(trained, reference_rows):
-    kind, _, rec, _ = trained
+    kind, _, rec, _, _ = trained
     refs = reference_rows[kind]
     loss_calls = [c for c in rec.calls if c["grad"] or c["which"] == "ref"]
     grad_calls = [c for c in rec.calls if c["grad"]]
@@ -153,91 +214,62 @@ def test_every_loss_forward_carries_each_rows_video(trained, reference_rows):
 
 
 def test_gradients_reach_the_vision_tower(trained):
-    _, _, _, grads = trained
+    _, _, _, grads, _ = trained
     assert grads.steps, "no optimizer step"
     for nonzero, total in grads.steps:
         assert nonzero == total, f"only {nonzero}/{total} vision parameters got a gradient"
 
 
 def test_changing_one_rows_pixels_changes_only_that_rows_logps(trained):
-    kind, trainer, _, _ = trained
-    inputs = trainer._buffered_inputs[0]
+    kind, trainer, _, _, losses = trained
+    inputs = losses.calls[-1]["inputs"]
     rows = inputs["video_inputs"]
     assert len(rows) == inputs["prompt_ids"].shape[0]
-    captured = []
-    original = trainer._get_per_token_logps_and_entropies
-
-    def capture(*args, **kwargs):
-        out = original(*args, **kwargs)
-        captured.append(out[0].detach().clone())
-        return out
-
-    trainer._get_per_token_logps_and_entropies = capture
-    try:
-        with torch.no_grad():
-            trainer._compute_loss(trainer.model, inputs)
-            base = captured[-1]
-            mask = inputs["completion_mask"].bool()
-            for j in range(len(rows)):
-                changed = copy.copy(inputs)
-                new_rows = list(rows)
-                new_rows[j] = dict(rows[j])
-                gen = torch.Generator().manual_seed(j)
-                new_rows[j]["pixel_values_videos"] = torch.randn(
-                    rows[j]["pixel_values_videos"].shape, generator=gen
-                )
-                changed["video_inputs"] = new_rows
-                trainer._compute_loss(trainer.model, changed)
-                after = captured[-1]
-                delta = (after - base).abs() * mask
-                assert float(delta[j].max()) > 1e-5, f"{kind}: row {j}'s pixels do not change its log-probs"
-                others = [i for i in range(len(rows)) if i != j]
-                assert float(delta[others].max()) < 1e-6, f"{kind}: row {j}'s pixels changed another row"
-    finally:
-        del trainer._get_per_token_logps_and_entropies
+    losses.single_rows = False
+    mask = inputs["completion_mask"].bool()
+    with torch.no_grad():
+        trainer.compute_loss(trainer.model, inputs)
+        base = losses.calls[-1]["logps"]
+        for j in range(len(rows)):
+            changed = dict(inputs)
+            new_rows = list(rows)
+            new_rows[j] = dict(rows[j])
+            gen = torch.Generator().manual_seed(j)
+            new_rows[j]["pixel_values_videos"] = torch.randn(
+                rows[j]["pixel_values_videos"].shape, generator=gen
+            )
+            changed["video_inputs"] = new_rows
+            trainer.compute_loss(trainer.model, changed)
+            delta = (losses.calls[-1]["logps"] - base).abs() * mask
+            assert float(delta[j].max()) > 1e-5, f"{kind}: row {j}'s pixels do not change its log-probs"
+            others = [i for i in range(len(rows)) if i != j]
+            assert float(delta[others].max()) < 1e-6, f"{kind}: row {j}'s pixels changed another row"
 
 
 def test_first_iteration_logps_equal_old_logps(trained):
-    """num_iterations=2: the old log-probs (no-grad, right after generation) and the first loss pass must see the
-    same video, hence be equal before any update."""
-    _, trainer, _, _ = trained
-    trainer.model.train()
-    trainer._step, trainer._buffered_inputs = 0, None
-    batch = next(iter(trainer.get_train_dataloader()))
-    inputs = trainer._prepare_inputs(batch)
-    assert inputs.get("old_per_token_logps") is not None
-    captured = []
-    original = trainer._get_per_token_logps_and_entropies
-
-    def capture(*args, **kwargs):
-        out = original(*args, **kwargs)
-        captured.append(out[0].detach().clone())
-        return out
-
-    trainer._get_per_token_logps_and_entropies = capture
-    try:
-        with torch.no_grad():
-            trainer._compute_loss(trainer.model, inputs)
-    finally:
-        del trainer._get_per_token_logps_and_entropies
-    m = inputs["completion_mask"].bool()
-    diff = (captured[0] - inputs["old_per_token_logps"]).abs()[m]
-    assert float(diff.max()) < 1e-5
+    """num_iterations=2: the old log-probs (no-grad, right after generation) and the first loss pass, before
+    any update, must see the same video, hence be equal."""
+    _, _, _, _, losses = trained
+    first = losses.calls[0]
+    old = first["inputs"].get("old_per_token_logps")
+    assert old is not None
+    m = first["inputs"]["completion_mask"].bool()
+    assert float((first["logps"] - old).abs()[m].max()) < 1e-5
 
 
 def test_stock_trainer_drops_the_video(tmp_path):
     """Contrast: TRL's own GRPOTrainer on the same data gives the vision tower no gradient."""
     from trl import GRPOTrainer
 
-    _, rec, grads = run_training("qwen2_5_vl", tmp_path, trainer_cls=GRPOTrainer, beta=0.0, max_steps=1)
+    _, rec, grads, _ = run_training("qwen2_5_vl", tmp_path, trainer_cls=GRPOTrainer, beta=0.0, max_steps=1)
     grad_calls = [c for c in rec.calls if c["grad"]]
     assert grad_calls and all(c["pixel_values_videos"] is None for c in grad_calls)
     assert all(nonzero == 0 for nonzero, _ in grads.steps)
 
 
 def test_frames_mode_puts_the_frames_in_the_loss(tmp_path):
-    """--video-as frames: TRL's own image path carries every frame (pixel_values) into the gradient forward."""
-    _, rec, grads = run_training("qwen3_vl", tmp_path, video_as="frames", beta=0.0, max_steps=1)
+    """--video-as frames: TRL's own image path carries every frame (pixel_values) into the loss forward."""
+    _, rec, grads, _ = run_training("qwen3_vl", tmp_path, video_as="frames", beta=0.0, max_steps=1)
     grad_calls = [c for c in rec.calls if c["grad"]]
     assert grad_calls
     assert all(c["pixel_values_videos"] is None and c["pixel_values"] is not None for c in grad_calls)
@@ -245,34 +277,12 @@ def test_frames_mode_puts_the_frames_in_the_loss(tmp_path):
 
 
 def test_trainer_logps_equal_a_plain_single_row_forward(trained):
-    """Independent reference: each row's loss-path log-probs (batched, left-padded, chunked) equal a plain model
-    forward of that row alone with its own video tensors and the processor's token types."""
-    kind, trainer, _, _ = trained
-    inputs = trainer._buffered_inputs[0]
-    rows = inputs["video_inputs"]
-    trainer._video_rows = rows
-    try:
-        with torch.no_grad():
-            ids = torch.cat([inputs["prompt_ids"], inputs["completion_ids"]], 1)
-            mask = torch.cat([inputs["prompt_mask"], inputs["completion_mask"]], 1)
-            batched, _, _ = trainer._get_per_token_logps_and_entropies(
-                trainer.model,
-                ids,
-                mask,
-                inputs["completion_ids"].shape[1],
-                trainer.args.per_device_train_batch_size,
+    """Independent reference: each row's loss-path log-probs (batched, left-padded, chunked) equal a plain
+    model forward of that row alone with its own video tensors and the processor's token types."""
+    kind, _, _, _, losses = trained
+    for call in losses.calls[:2]:
+        for j, single in enumerate(call["single"]):
+            diff = (single - call["logps"][j, : len(single)]).abs().max()
+            assert float(diff) < 1e-4, (
+                f"{kind} row {j}: batched vs single-row log-probs differ by {float(diff)}"
             )
-    finally:
-        trainer._video_rows = None
-    pad = trainer._video_pad_token_id
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    for j, row in enumerate(rows):
-        prompt = inputs["prompt_ids"][j][inputs["prompt_mask"][j].bool()]
-        completion = inputs["completion_ids"][j][inputs["completion_mask"][j].bool()]
-        full = torch.cat([prompt, completion])[None]
-        with torch.no_grad():
-            logits = model(input_ids=full, mm_token_type_ids=(full == pad).long() * 2, **row).logits[0]
-        logits = logits[len(prompt) - 1 : -1] / trainer.temperature
-        single = logits.log_softmax(-1).gather(-1, completion[:, None])[:, 0]
-        diff = (single - batched[j, : len(completion)]).abs().max()
-        assert float(diff) < 1e-4, f"{kind} row {j}: batched vs single-row log-probs differ by {float(diff)}"

@@ -1,4 +1,4 @@
-"""Model card (``cards/model_card.md.j2``), reward-curve PNG and ``--push-to-hub`` for a trained checkpoint."""
+"""Model card (``cards/model_card.md.j2``), reward-curve PNG and ``--push-to-hub`` for a checkpoint."""
 
 from __future__ import annotations
 

@@ -1,75 +1,197 @@
-"""Training configuration: presets (``paper`` = SPEC section 6), overrides, and the mapping to ``GRPOConfig``.
+"""The training configuration: one dataclass field per option, the presets, and the mapping to ``GRPOConfig``.
 
-Resolution order: the :class:`TrainConfig` defaults, then the preset, then every flag given on the command line
-(and ``--grpo-arg KEY=VALUE`` for any other ``trl.GRPOConfig`` field). The effective config is printed at start
-and saved as ``videossr_train_config.json`` in the output folder and in every checkpoint.
+Each :class:`TrainConfig` field is declared once, with its command-line help
+(:func:`videossr.arguments.option`); ``videossr-train`` / ``python train/grpo.py`` generate their parser from
+it. Values resolve as: the field defaults, then the preset (``--preset paper|small``), then every flag given
+on the command line (and ``--grpo-arg KEY=VALUE`` for any other ``trl.GRPOConfig`` field). The effective
+config is printed at start and saved as ``videossr_train_config.json`` in the output folder and in every
+checkpoint.
 
 Batch semantics follow verl (the paper's framework): ``global_batch`` is the number of *prompts* per optimizer
-step, each answered ``num_generations`` times, so one step consumes ``global_batch * num_generations`` completions
-(paper: 64 x 8 = 512). ``per_device_batch`` is the number of completions per forward on one device (paper's
-``ppo_micro_batch_size_per_gpu`` = 8); gradient accumulation is derived from the world size.
+step, each answered ``num_generations`` times, so one step consumes ``global_batch * num_generations``
+completions (paper: 64 x 8 = 512). ``per_device_batch`` is the number of completions per forward on one device
+(verl's ``ppo_micro_batch_size_per_gpu``, 8 in the released config); gradient accumulation follows from the
+world size.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from videossr.arguments import option
+
 CONFIG_FILENAME = "videossr_train_config.json"
+# TrainConfig fields that are trl.GRPOConfig fields of the same name and meaning
+SAME_NAME_IN_GRPO_CONFIG: tuple[str, ...] = (
+    "output_dir",
+    "learning_rate",
+    "num_generations",
+    "beta",
+    "loss_type",
+    "epsilon",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_completion_length",
+    "num_train_epochs",
+    "max_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "seed",
+    "logging_steps",
+    "save_steps",
+    "report_to",
+    "use_vllm",
+    "dataloader_num_workers",
+)
+LOSS_TYPES: tuple[str, ...] = ("bnpo", "grpo", "dapo", "dr_grpo", "cispo", "sapo", "luspo", "vespo")
+REWARD_MODES: tuple[str, ...] = ("smooth", "strict")
+VIDEO_AS: tuple[str, ...] = ("video", "frames")
+
+
+def parse_pixels(text: str | int) -> int:
+    """``65536``, ``256x256`` or ``256*256`` -> pixels per frame."""
+    if isinstance(text, int):
+        value = text
+    else:
+        parts = str(text).strip().replace("*", "x").split("x")
+        if not 1 <= len(parts) <= 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"--max-pixels expects an integer or WxH such as 256x256, got {text!r}")
+        value = 1
+        for p in parts:
+            value *= int(p)
+    if value < 28 * 28:
+        raise ValueError(f"--max-pixels must be at least 784 (28x28), got {text!r}")
+    return value
+
+
+def parse_key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> ``(KEY, VALUE)``; the value is read as a Python literal when it is one."""
+    if "=" not in text:
+        raise ValueError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
 
 
 @dataclass
 class TrainConfig:
-    # data and model
-    dataset: str = ""
-    dataset_config: str | None = None
-    split: str = "train"
-    model: str = ""
-    output_dir: str = ""
-    preset: str = "small"
-    # rollouts and loss (paper values in PRESETS["paper"])
-    learning_rate: float = 1e-6
-    global_batch: int = 4
-    per_device_batch: int = 8
-    num_generations: int = 4
-    beta: float = 1e-3
-    loss_type: str = "grpo"
-    epsilon: float = 0.2
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    max_completion_length: int = 64
-    num_train_epochs: float = 1.0
-    max_steps: int = -1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    lr_scheduler_type: str = "constant"
-    warmup_steps: int = 0
-    seed: int = 42
-    # video
-    max_frames: int = 48
-    max_pixels: int = 256 * 256
-    video_as: str = "video"
-    # reward
-    reward: str = "smooth"
-    # scale
-    gradient_checkpointing: bool = True
-    bf16: bool | None = None  # None: on when a bf16-capable GPU is present
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    use_vllm: bool = False
-    vllm_mode: str = "colocate"
-    # logging and output
-    logging_steps: int = 1
-    save_steps: int = 500
-    report_to: str = "none"
-    push_to_hub: str | None = None
-    hub_private: bool = False
-    grpo_args: dict[str, Any] = field(default_factory=dict)
+    """Everything ``videossr-train`` needs; the paper's values are in :data:`PAPER`."""
+
+    dataset: str = option(
+        "", help="dataset: Hub id or local folder (e.g. videossr-30k)", required=True, group="data and model"
+    )
+    dataset_config: str | None = option(
+        None, help="dataset config, e.g. grounding or jigsaw-easy", group="data and model"
+    )
+    split: str = option("train", help="dataset split", group="data and model")
+    model: str = option(
+        "",
+        help="model id or local folder (Qwen2.5-VL / Qwen3-VL family)",
+        required=True,
+        group="data and model",
+    )
+    output_dir: str = option(
+        "",
+        help="checkpoints, model card and config (default outputs/grpo-<dataset>-<model>)",
+        group="data and model",
+    )
+    preset: str = option(
+        "small",
+        choices=("paper", "small"),
+        group="data and model",
+        help="paper = the paper's run (lr 1e-6, 64 prompts x 8 answers per step, KL 1e-3, 48 "
+        "frames at <=256x256, 2048-token answers, bnpo loss); small = the same with 4 prompts x 4 "
+        "answers and 64-token answers",
+    )
+    learning_rate: float = option(1e-6, help="AdamW learning rate", aliases=("--lr",), group="optimisation")
+    global_batch: int = option(4, help="prompts per optimizer step (all devices)", group="optimisation")
+    per_device_batch: int = option(8, help="completions per forward per device", group="optimisation")
+    num_generations: int = option(4, help="answers sampled per prompt", group="optimisation")
+    beta: float = option(1e-3, help="KL coefficient (k3 estimator, verl's low_var_kl)", group="optimisation")
+    loss_type: str = option(
+        "bnpo",
+        choices=LOSS_TYPES,
+        group="optimisation",
+        help="TRL GRPO loss; bnpo = verl's token-mean per micro-batch",
+    )
+    epsilon: float = option(0.2, help="PPO clip range", group="optimisation")
+    temperature: float = option(1.0, help="sampling temperature", group="optimisation")
+    top_p: float = option(1.0, help="nucleus sampling threshold", group="optimisation")
+    top_k: int = option(0, help="top-k sampling (0: off)", group="optimisation")
+    max_completion_length: int = option(64, help="tokens per answer", group="optimisation")
+    num_train_epochs: float = option(
+        1.0, help="epochs (when --max-steps is -1)", aliases=("--epochs",), group="optimisation"
+    )
+    max_steps: int = option(
+        -1, help="stop after this many optimizer steps (-1: epochs)", group="optimisation"
+    )
+    weight_decay: float = option(0.01, help="AdamW weight decay", group="optimisation")
+    max_grad_norm: float = option(1.0, help="gradient clipping norm", group="optimisation")
+    lr_scheduler_type: str = option("constant", help="transformers scheduler name", group="optimisation")
+    warmup_steps: int = option(0, help="learning-rate warm-up steps", group="optimisation")
+    seed: int = option(
+        42, help="seed for sampling order, generation and initialisation", group="optimisation"
+    )
+    max_frames: int = option(48, help="frames per clip (evenly sampled if more)", group="video and reward")
+    max_pixels: int = option(
+        256 * 256,
+        help="pixels per frame, e.g. 65536 or 256x256",
+        parse=parse_pixels,
+        group="video and reward",
+    )
+    video_as: str = option(
+        "video",
+        choices=VIDEO_AS,
+        group="video and reward",
+        help="video: native video inputs; frames: each clip's frames as an images list",
+    )
+    reward: str = option(
+        "smooth",
+        choices=REWARD_MODES,
+        help="smooth = the paper's rewards; strict = 0/1",
+        group="video and reward",
+    )
+    dataloader_num_workers: int = option(
+        2, help="processes that decode clips ahead of the trainer", group="video and reward"
+    )
+    gradient_checkpointing: bool = option(True, help="activation checkpointing", group="scale")
+    bf16: bool | None = option(
+        None, help="bf16 mixed precision (default: on with a bf16-capable GPU)", group="scale"
+    )
+    lora: bool = option(False, help="train a LoRA adapter (peft) instead of all weights", group="scale")
+    lora_r: int = option(16, help="LoRA rank", group="scale")
+    lora_alpha: int = option(32, help="LoRA alpha", group="scale")
+    lora_dropout: float = option(0.05, help="LoRA dropout", group="scale")
+    use_vllm: bool = option(
+        False, help="generate with vLLM (needs vllm and --video-as frames)", group="scale"
+    )
+    vllm_mode: str = option("colocate", choices=("colocate", "server"), help="vLLM mode", group="scale")
+    grpo_args: dict[str, Any] = option(
+        default_factory=dict,
+        parse=parse_key_value,
+        nargs="+",
+        aliases=("--grpo-arg",),
+        metavar="KEY=VALUE",
+        group="scale",
+        help="other trl.GRPOConfig fields, e.g. --grpo-arg num_iterations=2",
+    )
+    logging_steps: int = option(1, help="log every N steps", group="output")
+    save_steps: int = option(500, help="checkpoint every N steps", group="output")
+    report_to: str = option("none", help="none, tensorboard, wandb, ...", group="output")
+    push_to_hub: str | None = option(
+        None, help="upload checkpoint and card to this Hub repo", metavar="REPO", group="output"
+    )
+    hub_private: bool = option(False, help="create the Hub repo private", group="output")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,14 +200,15 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str)
 
 
-# The paper's setting (SPEC 6): Qwen3-VL-8B, verl GRPO. Values not in the paper are verl's defaults.
+# The paper's run: Qwen3-VL-8B with verl GRPO. Values the paper does not state are those of the released verl
+# config: token-mean loss per micro-batch of 8 completions per GPU (TRL's bnpo with per_device_batch 8).
 PAPER: dict[str, Any] = {
     "learning_rate": 1e-6,
     "global_batch": 64,
     "per_device_batch": 8,
     "num_generations": 8,
-    "beta": 1e-3,  # kl_loss_coef, low_var_kl (= TRL's k3 estimator)
-    "loss_type": "grpo",
+    "beta": 1e-3,
+    "loss_type": "bnpo",
     "epsilon": 0.2,
     "temperature": 1.0,
     "top_p": 1.0,
@@ -103,9 +226,14 @@ PAPER: dict[str, Any] = {
     "save_steps": 500,
 }
 
-# A CPU-friendly setting for tiny models and smoke runs: the paper's values with a small batch and short answers.
-SMALL: dict[str, Any] = {**PAPER, "global_batch": 4, "per_device_batch": 8, "num_generations": 4,
-                         "max_completion_length": 64}  # fmt: skip
+# For tiny models and smoke runs: the paper's values with a small batch and short answers.
+SMALL: dict[str, Any] = {
+    **PAPER,
+    "global_batch": 4,
+    "per_device_batch": 8,
+    "num_generations": 4,
+    "max_completion_length": 64,
+}
 
 PRESETS: dict[str, dict[str, Any]] = {"paper": PAPER, "small": SMALL}
 
@@ -120,6 +248,8 @@ def resolve(preset: str, overrides: dict[str, Any]) -> TrainConfig:
         raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
     values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
     values["preset"] = preset
+    if isinstance(values.get("grpo_args"), list):  # KEY=VALUE pairs from the command line
+        values["grpo_args"] = dict(values["grpo_args"])
     cfg = TrainConfig(**values)
     validate(cfg)
     return cfg
@@ -140,13 +270,15 @@ def overridden(cfg: TrainConfig) -> dict[str, Any]:
     return out
 
 
-def validate(cfg: TrainConfig) -> None:
-    def positive(name: str, value: float) -> None:
-        if value is None or value <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+def _positive(name: str, value: float) -> None:
+    if value is None or value <= 0:
+        raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ``ValueError`` naming the first bad option and what to do."""
     for name in ("learning_rate", "global_batch", "per_device_batch", "max_completion_length", "lora_r"):
-        positive(name, getattr(cfg, name))
+        _positive(name, getattr(cfg, name))
     if cfg.num_generations < 2:
         raise ValueError(
             f"--num-generations must be at least 2 (GRPO compares answers), got {cfg.num_generations}"
@@ -158,35 +290,33 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.max_steps == 0 or cfg.max_steps < -1:
         raise ValueError(f"--max-steps must be positive (or -1 for epochs), got {cfg.max_steps}")
     if cfg.max_steps == -1:
-        positive("num_train_epochs", cfg.num_train_epochs)
+        _positive("num_train_epochs", cfg.num_train_epochs)
     if cfg.max_frames < 2:
         raise ValueError(f"--max-frames must be at least 2, got {cfg.max_frames}")
     if cfg.max_pixels < 784:
         raise ValueError(f"--max-pixels must be at least 784 (28x28), got {cfg.max_pixels}")
-    if cfg.video_as not in ("video", "frames"):
-        raise ValueError(f"--video-as must be video or frames, got {cfg.video_as!r}")
-    if cfg.reward not in ("smooth", "strict"):
-        raise ValueError(f"--reward must be smooth or strict, got {cfg.reward!r}")
-    if cfg.loss_type not in ("grpo", "dapo", "bnpo", "dr_grpo", "cispo", "sapo", "luspo", "vespo"):
-        raise ValueError(
-            f"--loss-type {cfg.loss_type!r} is not a TRL GRPO loss type (e.g. grpo, dapo, bnpo, dr_grpo)"
-        )
+    if cfg.dataloader_num_workers < 0:
+        raise ValueError(f"--dataloader-num-workers must be >= 0, got {cfg.dataloader_num_workers}")
+    for name, allowed in (("video_as", VIDEO_AS), ("reward", REWARD_MODES), ("loss_type", LOSS_TYPES)):
+        if getattr(cfg, name) not in allowed:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
     if cfg.use_vllm and cfg.video_as == "video":
         raise ValueError(
-            "--use-vllm needs --video-as frames: TRL 1.16 passes only images to vLLM, so native video would be "
-            "dropped from generation"
+            "--use-vllm needs --video-as frames: TRL 1.16 passes only images to vLLM, so native video would "
+            "be dropped from generation"
         )
 
 
 def batch_layout(cfg: TrainConfig, world_size: int) -> dict[str, int]:
-    """per_device_train_batch_size, gradient_accumulation_steps and steps_per_generation for ``world_size``."""
+    """The per-device batch, gradient accumulation and steps per generation for ``world_size`` devices."""
     completions = cfg.global_batch * cfg.num_generations
     per_step = cfg.per_device_batch * world_size
     if completions % per_step:
         raise ValueError(
             f"--global-batch {cfg.global_batch} x --num-generations {cfg.num_generations} = {completions} "
-            f"completions per step is not a multiple of --per-device-batch {cfg.per_device_batch} x {world_size} "
-            "device(s); change one of them"
+            f"completions per step is not a multiple of --per-device-batch {cfg.per_device_batch} x "
+            f"{world_size} device(s); change one of them"
         )
     accum = completions // per_step
     return {
@@ -196,50 +326,24 @@ def batch_layout(cfg: TrainConfig, world_size: int) -> dict[str, int]:
     }
 
 
-def _checkpointing_field() -> str:
-    """``activation_checkpointing`` (transformers >= 5.2x) or the older ``gradient_checkpointing``."""
-    from trl import GRPOConfig
-
-    return (
-        "activation_checkpointing"
-        if "activation_checkpointing" in GRPOConfig.__dataclass_fields__
-        else ("gradient_checkpointing")
-    )
-
-
 def grpo_kwargs(cfg: TrainConfig, *, world_size: int, cuda: bool, bf16_ok: bool) -> dict[str, Any]:
-    """Keyword arguments for ``trl.GRPOConfig`` (without the processor/generation kwargs added by the CLI)."""
+    """Keyword arguments for ``trl.GRPOConfig`` (without the processor, generation and dtype kwargs)."""
     bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and bf16_ok)
-    kw: dict[str, Any] = {
-        "output_dir": cfg.output_dir,
-        "learning_rate": cfg.learning_rate,
-        "num_generations": cfg.num_generations,
-        "beta": cfg.beta,
-        "loss_type": cfg.loss_type,
-        "epsilon": cfg.epsilon,
-        "temperature": cfg.temperature,
-        "top_p": cfg.top_p,
-        "top_k": cfg.top_k,
-        "max_completion_length": cfg.max_completion_length,
-        "num_train_epochs": cfg.num_train_epochs,
-        "max_steps": cfg.max_steps,
-        "weight_decay": cfg.weight_decay,
-        "max_grad_norm": cfg.max_grad_norm,
-        "lr_scheduler_type": cfg.lr_scheduler_type,
-        "warmup_steps": cfg.warmup_steps,
-        "seed": cfg.seed,
-        _checkpointing_field(): cfg.gradient_checkpointing,
-        "bf16": bf16,
-        "use_cpu": not cuda,
-        "logging_steps": cfg.logging_steps,
-        "save_steps": cfg.save_steps,
-        "save_strategy": "steps",
-        "report_to": cfg.report_to,
-        "use_vllm": cfg.use_vllm,
-        "remove_unused_columns": False,
-        "dataloader_num_workers": 0,
+    kw: dict[str, Any] = {name: getattr(cfg, name) for name in SAME_NAME_IN_GRPO_CONFIG}
+    kw.update(
+        activation_checkpointing=cfg.gradient_checkpointing,
+        bf16=bf16,
+        use_cpu=not cuda,
+        save_strategy="steps",
+        remove_unused_columns=False,
+        # the decoded frames stay on the CPU (the processor reads them there); pinning would copy every row's
+        # frames, including the num_generations rows that share one clip
+        dataloader_pin_memory=False,
+        # verl's KL term (low_var_kl) is not weighted by the importance ratio; TRL's default weighting changes
+        # the KL gradient even on-policy
+        use_bias_correction_kl=False,
         **batch_layout(cfg, world_size),
-    }
+    )
     if cfg.use_vllm:
         kw["vllm_mode"] = cfg.vllm_mode
     kw.update(cfg.grpo_args)

@@ -1,7 +1,7 @@
 """The published dataset as GRPO prompts: one video block per clip, frames decoded from the embedded mp4s.
 
-A row of the published schema (``videossr.build.schema``: id, task, system, question, answer, videos, fps, ...)
-becomes a conversational prompt::
+A row of the published schema (``videossr.build.schema``: id, task, system, question, answer, videos, fps,
+...) becomes a conversational prompt::
 
     [{"role": "system", "content": [{"type": "text", "text": row["system"]}]},
      {"role": "user", "content": [{"type": "text", "text": "Clip 1: "}, {"type": "video", ...}, ...]}]
@@ -12,20 +12,26 @@ frames (uint8 tensor ``(T, 3, H, W)``) and ``video_metadata`` (the clip's fps an
 Qwen2.5-VL ``second_per_grid_ts`` are those of the clip. With ``video_as="frames"`` the frames go instead into
 an ``images`` column (what plain TRL supports), each preceded by its ``<t seconds>`` text.
 
-Decoding happens lazily (``Dataset.with_transform``), per batch, so nothing large is stored in Arrow.
+Decoding happens lazily (``Dataset.with_transform``), per batch, in the data loader's worker processes, so
+nothing large is stored in Arrow. A batch decodes each row once: TRL's sampler lists each prompt
+``num_generations`` times, and those rows share one prompt object (hence one frames tensor). The transform
+also keeps the prompts of the last rows it built, because TRL's sampler yields every generation batch once per
+accumulation step and only the first copy is used.
 """
 
 from __future__ import annotations
 
-import math
-import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .clips import clip_name, decode_clip
+from .config import VIDEO_AS
+
 VIDEO_MARKER = "<video>"
 REQUIRED_COLUMNS: tuple[str, ...] = ("task", "question", "answer", "videos")
-VIDEO_AS = ("video", "frames")
+KEPT_COLUMNS: tuple[str, ...] = ("id", "task", "subtype", "answer")
 
 
 class DataError(ValueError):
@@ -34,36 +40,30 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """How clips become model inputs. ``max_pixels`` is per frame; ``max_frames`` per clip."""
+    """How clips become model inputs: ``max_pixels`` per frame, ``max_frames`` per clip, frame sides in
+    multiples of ``size_multiple`` (the model's patch group,
+    :func:`videossr.train.processor.video_options`)."""
 
     max_pixels: int = 256 * 256
     max_frames: int = 48
     video_as: str = "video"
     default_system: str | None = None
+    size_multiple: int = 2
 
     def __post_init__(self) -> None:
         if self.max_pixels < 28 * 28:
             raise ValueError(f"--max-pixels must be at least 784 (28x28), got {self.max_pixels}")
+        if self.max_pixels < self.size_multiple**2:
+            raise ValueError(
+                f"--max-pixels {self.max_pixels} is below one {self.size_multiple}x{self.size_multiple} "
+                "patch group of this model"
+            )
         if self.max_frames < 2:
             raise ValueError(
                 f"--max-frames must be at least 2 (models group frames in pairs), got {self.max_frames}"
             )
         if self.video_as not in VIDEO_AS:
             raise ValueError(f"--video-as must be one of {', '.join(VIDEO_AS)}, got {self.video_as!r}")
-
-
-def parse_pixels(text: str | int) -> int:
-    """``65536``, ``256x256`` or ``256*256`` -> pixels per frame."""
-    if isinstance(text, int):
-        value = text
-    else:
-        m = re.fullmatch(r"\s*(\d+)\s*(?:[x*]\s*(\d+))?\s*", str(text))
-        if not m:
-            raise ValueError(f"--max-pixels expects an integer or WxH such as 256x256, got {text!r}")
-        value = int(m.group(1)) * (int(m.group(2)) if m.group(2) else 1)
-    if value < 28 * 28:
-        raise ValueError(f"--max-pixels must be at least 784 (28x28), got {text!r}")
-    return value
 
 
 # ---------------------------------------------------------------------------------------------------- loading
@@ -88,7 +88,8 @@ def load_train_dataset(name_or_path: str, *, split: str = "train", config: str |
 
 
 def check_dataset(ds, *, name: str = "dataset"):
-    """Check columns and every answer up front; cast ``videos`` to undecoded bytes. Returns the dataset."""
+    """Check columns, ids and every answer up front; cast ``videos`` to undecoded bytes. Returns the
+    dataset."""
     import datasets
     from videossr.tasks.rewards import reward
 
@@ -99,121 +100,40 @@ def check_dataset(ds, *, name: str = "dataset"):
             "the dataset must follow the published VideoSSR schema (videossr.build.schema) - rebuild it with "
             "`python build/run.py` or add the columns"
         )
-    feat = ds.features["videos"]
-    inner = getattr(feat, "feature", None)
+    inner = getattr(ds.features["videos"], "feature", None)
     if isinstance(inner, datasets.Video):
         ds = ds.cast_column("videos", datasets.List(datasets.Video(decode=False)))
-    small = ds.select_columns(
-        [c for c in ("id", "task", "answer", "question", "num_frames") if c in ds.column_names]
-    )
+    if "id" in ds.column_names:
+        ids = ds["id"]
+        if len(set(ids)) != len(ids):
+            seen: set = set()
+            dup = next(i for i in ids if i in seen or seen.add(i))
+            raise DataError(f"{name}: id {dup!r} appears more than once; every row needs its own id")
+    small = ds.select_columns([c for c in ("id", "task", "answer") if c in ds.column_names])
     for i, row in enumerate(small):
-        rid = row.get("id", i)
         try:
             reward(row["task"], row["answer"], row["answer"])
         except ValueError as exc:
             raise DataError(
-                f"{name}: row {i} (id {rid}): {exc}; fix or drop this row (e.g. ds.filter) and rebuild"
+                f"{name}: row {i} (id {row.get('id', i)}): {exc}; fix or drop this row (e.g. ds.filter) and "
+                "rebuild"
             ) from None
     return ds
-
-
-# ---------------------------------------------------------------------------------------------------- decoding
-
-
-def target_size(height: int, width: int, max_pixels: int) -> tuple[int, int]:
-    """Largest even (h, w) with the same aspect ratio and h*w <= max_pixels (unchanged if already small)."""
-    if height * width <= max_pixels:
-        return height, width
-    scale = math.sqrt(max_pixels / (height * width))
-    h = max(2, int(height * scale) // 2 * 2)
-    w = max(2, int(width * scale) // 2 * 2)
-    return h, w
-
-
-def frame_indices(total: int, max_frames: int) -> list[int]:
-    """All frames, or ``max_frames`` evenly spread ones (both ends included) when there are more."""
-    if total <= max_frames:
-        return list(range(total))
-    step = (total - 1) / (max_frames - 1)
-    return sorted({round(i * step) for i in range(max_frames)})
-
-
-def decode_clip(
-    video: Any,
-    *,
-    fps: float | None,
-    options: VideoOptions,
-    where: str,
-):
-    """Decode one published clip to ``(frames uint8 (T,3,H,W), metadata)``.
-
-    ``video`` is the undecoded ``{"bytes", "path"}`` dict (or a path, or a torchcodec decoder). ``where`` names
-    the row and clip for error messages.
-    """
-    import torch
-    from torchcodec.decoders import VideoDecoder
-
-    name = None
-    try:
-        if isinstance(video, dict):
-            name = video.get("path")
-            source = video.get("bytes") or video.get("path")
-            if source is None:
-                raise ValueError("the clip has neither bytes nor a path")
-            decoder = VideoDecoder(source, seek_mode="exact")
-        elif isinstance(video, (str, bytes)):
-            name = video if isinstance(video, str) else None
-            decoder = VideoDecoder(video, seek_mode="exact")
-        else:
-            decoder = video
-        meta = decoder.metadata
-        total = int(meta.num_frames or 0)
-        if total <= 0:
-            raise ValueError("the clip has no frames")
-        idx = frame_indices(total, options.max_frames)
-        frames = decoder.get_frames_at(indices=idx).data  # (T, 3, H, W) uint8
-        clip_fps = float(fps) if fps else float(meta.average_fps or 0.0)
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(
-            f"{where}: cannot decode clip {name or '<bytes>'}: {type(exc).__name__}: {exc}; "
-            "the mp4 is missing or corrupt - rebuild the dataset (python build/run.py) or drop this row"
-        ) from None
-    if not clip_fps or clip_fps <= 0:
-        raise DataError(f"{where}: clip {name} has no frame rate (fps column empty, container says none)")
-    if len(idx) == 1:  # models group frames in pairs; a 1-frame clip would break Qwen3-VL
-        frames = frames.repeat(2, 1, 1, 1)
-        idx = [idx[0], idx[0]]
-    h, w = int(frames.shape[-2]), int(frames.shape[-1])
-    th, tw = target_size(h, w, options.max_pixels)
-    if (th, tw) != (h, w):
-        frames = torch.nn.functional.interpolate(
-            frames.float(), size=(th, tw), mode="bilinear", antialias=True, align_corners=False
-        )
-        frames = frames.round().clamp(0, 255).to(torch.uint8)
-    metadata = {
-        "fps": clip_fps,
-        "total_num_frames": max(total, len(idx)),
-        "frames_indices": list(idx),
-        "duration": total / clip_fps,
-    }
-    return frames, metadata
 
 
 # ---------------------------------------------------------------------------------------------------- prompts
 
 
 def split_question(question: str, num_clips: int, where: str) -> list[str]:
-    """Text around the ``<video>`` markers: ``num_clips + 1`` pieces. A question without markers gets the clips
-    first (the single-video convention)."""
+    """Text around the ``<video>`` markers: ``num_clips + 1`` pieces. A question without markers gets the
+    clips first (the single-video convention)."""
     parts = question.split(VIDEO_MARKER)
     if len(parts) == 1:
         return ["" for _ in range(num_clips)] + [question]
     if len(parts) - 1 != num_clips:
         raise DataError(
-            f"{where}: the question has {len(parts) - 1} {VIDEO_MARKER} marker(s) but the row has {num_clips} "
-            "clip(s); each clip needs exactly one marker - fix the question or the videos column"
+            f"{where}: the question has {len(parts) - 1} {VIDEO_MARKER} marker(s) but the row has "
+            f"{num_clips} clip(s); each clip needs exactly one marker - fix the question or the videos column"
         )
     return parts
 
@@ -248,92 +168,86 @@ def build_prompt(row: dict, clips: Sequence[tuple[Any, dict]], options: VideoOpt
     return messages, images
 
 
-def make_transform(options: VideoOptions, *, keep: Sequence[str] = ("id", "task", "subtype", "answer")):
-    """A ``Dataset.with_transform`` function: decode the clips of each row of the batch and build its prompt.
+def decode_row(row: dict, options: VideoOptions, rid: Any) -> tuple[list[dict], list]:
+    """Decode the clips of one dataset row and build its prompt."""
+    videos = row["videos"] or []
+    if not videos:
+        raise DataError(f"row id {rid}: the videos column is empty; every row needs at least one clip")
+    fps_list = row.get("fps") or [None] * len(videos)
+    clips = []
+    for k, (video, fps) in enumerate(zip(videos, fps_list)):
+        try:
+            clips.append(
+                decode_clip(
+                    video,
+                    fps=fps,
+                    max_frames=options.max_frames,
+                    max_pixels=options.max_pixels,
+                    size_multiple=options.size_multiple,
+                )
+            )
+        except Exception as exc:
+            raise DataError(
+                f"row id {rid}, clip {k}: cannot decode clip {clip_name(video)}: {type(exc).__name__}: "
+                f"{exc}; the mp4 is missing or corrupt - rebuild the dataset (python build/run.py) or drop "
+                "this row"
+            ) from None
+    return build_prompt(row, clips, options, where=f"row id {rid}")
 
-    Rows repeated in one batch (TRL repeats each prompt ``num_generations`` times) are decoded once.
+
+class ClipTransform:
+    """The ``Dataset.with_transform`` function: decode each batch row's clips and build its prompt.
+
+    Rows are keyed by their id (and question); a key decoded in this batch or among the last ``keep_rows``
+    rows returns the same prompt object, so repeated rows share one frames tensor. Picklable, for data loader
+    workers started with spawn. ``decoded_rows`` counts the rows this process decoded.
     """
 
-    def transform(batch: dict[str, list]) -> dict[str, list]:
+    def __init__(self, options: VideoOptions, *, keep_rows: int = 0, keep: Sequence[str] = KEPT_COLUMNS):
+        self.options = options
+        self.keep_rows = keep_rows
+        self.keep = tuple(keep)
+        self.decoded_rows = 0
+        self._recent: OrderedDict[tuple, tuple[list[dict], list]] = OrderedDict()
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         n = len(batch["question"])
         out: dict[str, list] = {"prompt": []}
-        if options.video_as == "frames":
+        if self.options.video_as == "frames":
             out["images"] = []
-        for col in keep:
+        for col in self.keep:
             if col in batch:
                 out[col] = list(batch[col])
-        cache: dict[Any, tuple] = {}
         for i in range(n):
             row = {k: v[i] for k, v in batch.items()}
-            rid = row.get("id") or f"#{i}"
-            key = (rid, row["question"])
-            if key not in cache:
-                videos = row["videos"] or []
-                if not videos:
-                    raise DataError(
-                        f"row id {rid}: the videos column is empty; every row needs at least one clip"
-                    )
-                fps_list = row.get("fps") or [None] * len(videos)
-                clips = [
-                    decode_clip(v, fps=f, options=options, where=f"row id {rid}, clip {k}")
-                    for k, (v, f) in enumerate(zip(videos, fps_list))
-                ]
-                cache[key] = build_prompt(row, clips, options, where=f"row id {rid}")
-            prompt, images = cache[key]
+            prompt, images = self._prompt(row, i)
             out["prompt"].append(prompt)
-            if options.video_as == "frames":
+            if self.options.video_as == "frames":
                 out["images"].append(images)
+        while len(self._recent) > self.keep_rows:
+            self._recent.popitem(last=False)
         return out
 
-    return transform
+    def _prompt(self, row: dict, i: int) -> tuple[list[dict], list]:
+        rid = row.get("id")
+        if rid is None:  # no id, no way to tell repeated rows apart
+            self.decoded_rows += 1
+            return decode_row(row, self.options, f"#{i}")
+        key = (rid, row["question"])
+        if key not in self._recent:
+            self._recent[key] = decode_row(row, self.options, rid)
+            self.decoded_rows += 1
+        self._recent.move_to_end(key)
+        return self._recent[key]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_recent": OrderedDict()}
 
 
-def prepare_dataset(ds, options: VideoOptions):
-    """The checked dataset with lazy prompt building (columns: prompt, id, task, subtype, answer[, images])."""
-    return ds.with_transform(make_transform(options))
+def prepare_dataset(ds, options: VideoOptions, *, keep_rows: int = 0):
+    """The checked dataset with lazy prompt building (columns: prompt, id, task, subtype, answer[, images]).
 
-
-# ---------------------------------------------------------------------------------------------------- processor
-
-
-def is_qwen3_video(processor) -> bool:
-    vp = getattr(processor, "video_processor", None)
-    return vp is not None and "Qwen3" in type(vp).__name__
-
-
-def processor_kwargs(processor, options: VideoOptions) -> dict[str, Any]:
-    """Processor kwargs that keep every decoded frame and cap the pixels per frame (NOTES-qwen-video 1-2).
-
-    The frames are already downscaled to ``max_pixels`` and sampled to ``max_frames`` by :func:`decode_clip`; these
-    kwargs stop the processor from resampling (Qwen3-VL defaults to fps=2 sampling) and keep its resize within the
-    same budget (Qwen2.5-VL: per frame; Qwen3-VL: over the whole clip, t*h*w).
+    ``keep_rows``: how many recently built rows each process keeps for repeated batches (the rows of one
+    generation batch).
     """
-    kwargs: dict[str, Any] = {"do_sample_frames": False, "cap_pixels_per_frame": False}
-    vp = getattr(processor, "video_processor", None)
-    if vp is None:
-        return {}
-    shortest = (getattr(vp, "size", None) or {}).get("shortest_edge") or 3136
-    if is_qwen3_video(processor):
-        longest = options.max_frames * options.max_pixels * 2  # budget over the clip; frames already capped
-    else:
-        longest = options.max_pixels
-    kwargs["size"] = {"shortest_edge": min(shortest, longest), "longest_edge": longest}
-    if options.video_as == "frames":
-        return {}
-    return kwargs
-
-
-def configure_processor(processor, options: VideoOptions) -> None:
-    """Instance settings that must hold for every processor call, including TRL's own image-path call in the loss
-    (which gets no per-call kwargs): in ``frames`` mode, the image pixel range per frame."""
-    ip = getattr(processor, "image_processor", None)
-    if options.video_as != "frames" or ip is None:
-        return
-    size = dict(getattr(ip, "size", None) or {})
-    if "longest_edge" in size:
-        size["longest_edge"] = options.max_pixels
-        size["shortest_edge"] = min(size.get("shortest_edge") or 3136, options.max_pixels)
-        ip.size = size
-    for attr, value in (("max_pixels", options.max_pixels), ("min_pixels", size.get("shortest_edge"))):
-        if value and getattr(ip, attr, None) is not None:
-            setattr(ip, attr, value)
+    return ds.with_transform(ClipTransform(options, keep_rows=keep_rows))

@@ -1,6 +1,6 @@
-"""GRPO training on a VideoSSR dataset: ``python train/grpo.py --dataset videossr-30k --model MODEL``.
+"""GRPO training: ``python train/grpo.py --dataset videossr-30k --model MODEL`` (same as ``videossr-train``).
 
-See ``python train/grpo.py --help`` and :mod:`videossr.train.cli`.
+See ``--help``, :mod:`videossr.train.cli` and docs/training.md.
 """
 
 import sys

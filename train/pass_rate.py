@@ -1,6 +1,7 @@
-"""Figure 1 analysis: ``python train/pass_rate.py --model M --dataset D --k 8 [--filter OUT]``.
+"""Figure 1 analysis: ``python train/pass_rate.py --model M --dataset D --k 8 [--filter OUT]`` (same as
+``videossr-pass-rate``).
 
-See ``python train/pass_rate.py --help`` and :mod:`videossr.train.passrate`.
+See ``--help``, :mod:`videossr.train.zero_variance` and docs/training.md.
 """
 
 import sys

@@ -15,10 +15,12 @@ or ``python -m videossr.train.tiny --kind qwen3_vl --out DIR``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from videossr.arguments import DataclassArgumentParser, option
 
 KINDS: tuple[str, ...] = ("qwen2_5_vl", "qwen3_vl")
 
@@ -39,17 +41,11 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<|video_pad|>",
 )
 
-# Tokens a policy must never emit (a completion holding one breaks the loss forward); see suppress_vision_tokens.
-VISION_TOKENS: tuple[str, ...] = (
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|vision_pad|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
-
 # Qwen2 pre-tokenizer split pattern.
-_QWEN_PAT = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+_QWEN_PAT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 
 
 def _corpus() -> list[str]:
@@ -64,9 +60,8 @@ def _corpus() -> list[str]:
     for n in range(2, 9):
         lines.append(P.jigsaw_question(n))
     for i in range(200):
-        lines.append(
-            f"Clip {i % 9 + 1}: {i}.{i % 10}-{i + 3}.{(i * 7) % 10} {i % 7},{i % 5},{i % 3} {i * 7919 % 10**6}"
-        )
+        interval = f"{i}.{i % 10}-{i + 3}.{(i * 7) % 10}"
+        lines.append(f"Clip {i % 9 + 1}: {interval} {i % 7},{i % 5},{i % 3} {i * 7919 % 10**6}")
     lines.append("The answer is 341562. Yes, no, maybe. user assistant system video image seconds")
     return lines * 3
 
@@ -156,16 +151,59 @@ def make_processor(kind: str, tokenizer):
     raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
+# The tiny vision towers: real patch, merge and temporal sizes (exact video-token counts), small widths.
+VISION: dict[str, dict] = {
+    "qwen2_5_vl": {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "out_hidden_size": 64,
+        "num_heads": 2,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 56,
+        "fullatt_block_indexes": [1],
+        "tokens_per_second": 2,
+    },
+    "qwen3_vl": {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "out_hidden_size": 64,
+        "num_heads": 2,
+        "patch_size": 16,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "num_position_embeddings": 64,
+        "deepstack_visual_indexes": [0],
+    },
+}
+ROPE: dict[str, dict] = {
+    "qwen2_5_vl": {"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+    "qwen3_vl": {
+        "rope_type": "default",
+        "rope_theta": 1e4,
+        "mrope_section": [4, 2, 2],
+        "mrope_interleaved": True,
+    },
+}
+
+
 def make_config(kind: str, tokenizer):
+    """The ``kind`` model config: a 2-layer, 64-wide language model and a 2-block vision tower."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    from transformers import Qwen2_5_VLConfig, Qwen3VLConfig
+
     ids = {
         "image_token_id": tokenizer.convert_tokens_to_ids("<|image_pad|>"),
         "video_token_id": tokenizer.convert_tokens_to_ids("<|video_pad|>"),
         "vision_start_token_id": tokenizer.convert_tokens_to_ids("<|vision_start|>"),
         "vision_end_token_id": tokenizer.convert_tokens_to_ids("<|vision_end|>"),
     }
-    vocab = len(tokenizer)
     text = {
-        "vocab_size": vocab,
+        "vocab_size": len(tokenizer),
         "hidden_size": 64,
         "intermediate_size": 128,
         "num_hidden_layers": 2,
@@ -177,52 +215,15 @@ def make_config(kind: str, tokenizer):
         "eos_token_id": tokenizer.convert_tokens_to_ids("<|im_end|>"),
         "pad_token_id": tokenizer.pad_token_id,
         "tie_word_embeddings": False,
+        "rope_parameters": dict(ROPE[kind]),
     }
-    if kind == "qwen2_5_vl":
-        from transformers import Qwen2_5_VLConfig
-
-        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]}
-        vision = {
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "out_hidden_size": 64,
-            "num_heads": 2,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "window_size": 56,
-            "fullatt_block_indexes": [1],
-            "tokens_per_second": 2,
-        }
-        return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
-    if kind == "qwen3_vl":
-        from transformers import Qwen3VLConfig
-
-        text["rope_parameters"] = {
-            "rope_type": "default",
-            "rope_theta": 1e4,
-            "mrope_section": [4, 2, 2],
-            "mrope_interleaved": True,
-        }
-        vision = {
-            "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "out_hidden_size": 64,
-            "num_heads": 2,
-            "patch_size": 16,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-            "num_position_embeddings": 64,
-            "deepstack_visual_indexes": [0],
-        }
-        return Qwen3VLConfig(text_config=text, vision_config=vision, **ids)
-    raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    config_class = Qwen2_5_VLConfig if kind == "qwen2_5_vl" else Qwen3VLConfig
+    return config_class(text_config=text, vision_config=dict(VISION[kind]), **ids)
 
 
 def make_tiny_vlm(kind: str, out_dir: str | Path, *, seed: int = 0) -> Path:
-    """Build a tiny random ``kind`` VLM (``qwen2_5_vl`` | ``qwen3_vl``), save it to ``out_dir``, return the path.
+    """Build a tiny random ``kind`` VLM (``qwen2_5_vl`` | ``qwen3_vl``), save it to ``out_dir``, return the
+    path.
 
     The folder holds config, weights, tokenizer, processor and a generation config; it loads with
     ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and ``AutoProcessor.from_pretrained(out_dir)``.
@@ -252,27 +253,24 @@ def make_tiny_vlm(kind: str, out_dir: str | Path, *, seed: int = 0) -> Path:
     return out
 
 
-def suppress_vision_tokens(tokenizer) -> list[int]:
-    """Ids of the vision special tokens (for ``generation_kwargs={"suppress_tokens": ...}``)."""
-    ids = []
-    for t in VISION_TOKENS:
-        i = tokenizer.convert_tokens_to_ids(t)
-        if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id:
-            ids.append(i)
-    return ids
+@dataclass
+class TinyModelConfig:
+    """Options of ``python -m videossr.train.tiny``."""
+
+    out: str = option("", help="output folder", required=True)
+    kind: str = option("qwen3_vl", choices=KINDS, help="model family")
+    seed: int = option(0, help="weight initialisation seed")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = DataclassArgumentParser(
+        TinyModelConfig,
         prog="python -m videossr.train.tiny",
         description="Write a tiny random Qwen-VL checkpoint (offline) for smoke runs and tests.",
     )
-    parser.add_argument("--kind", choices=KINDS, default="qwen3_vl", help="model family (default qwen3_vl)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="weight init seed")
-    args = parser.parse_args(argv)
-    path = make_tiny_vlm(args.kind, args.out, seed=args.seed)
-    print(f"wrote tiny {args.kind} to {path}")
+    (cfg,) = parser.parse_into_dataclasses(argv)
+    path = make_tiny_vlm(cfg.kind, cfg.out, seed=cfg.seed)
+    print(f"wrote tiny {cfg.kind} to {path}")
     return 0
 
 
