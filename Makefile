@@ -1,5 +1,5 @@
 # VideoSSR: the two commands are `make demo` (build the embedded demo datasets) and `make test`.
-.PHONY: setup demo test lint bench bench-scale clean
+.PHONY: setup demo test lint bench bench-scale lmms-eval-check clean
 
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
@@ -24,6 +24,11 @@ bench: setup
 
 bench-scale: setup
 	$(PY) build/bench_scale.py
+
+# VIUBench as an lmms-eval task, checked in lmms-eval 0.7.3's own cached environment (VIUBENCH=folder to
+# use a given build; default ./viubench, else a small one built on the fly).
+lmms-eval-check: setup
+	bash scripts/lmms_eval_check.sh
 
 clean:
 	rm -rf videossr-30k viubench .videossr-work outputs .pytest_cache .ruff_cache

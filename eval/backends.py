@@ -3,6 +3,7 @@ check), ``transformers`` (local model) and ``openai`` (any OpenAI-compatible cha
 
 from __future__ import annotations
 
+import math
 import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,29 +76,50 @@ def _fmt(x: float) -> str:
     return f"{x:.1f}"
 
 
-class RandomBackend(Backend):
-    """A uniform random valid answer per item, seeded by (seed, item id): shard- and resume-independent.
+RANDOM_GROUNDING = ("whole-clip", "uniform")
 
-    * multiple choice: a uniform option letter;
-    * grounding: two uniform points in [0, duration], sorted;
-    * VIUBench counting: each count uniform in 1..frames x instances (9 easy, 16 hard); jigsaw: a uniform
-      permutation; grounding: as above on the clip's timeline;
-    * VCRBench: a uniform permutation of the clips.
+
+class RandomBackend(Backend):
+    """The paper's Random Guess row: a random valid answer per item, seeded by (seed, benchmark, item id), so
+    the answers do not depend on sharding or resuming.
+
+    VIUBench follows Table 1's scheme: grounding answers the whole clip (``0.0-<duration>``; its IoU is the
+    segment's share of the clip, 25 % on average), counting draws each shape's count uniformly from its
+    range (1..9 easy, 1..16 hard: frames per shape x instances per frame), jigsaw a uniform permutation.
+    ``viubench_grounding="uniform"`` answers two uniform points of the clip instead (about 20 %).
+
+    The other benchmarks: multiple choice a uniform option letter, grounding two uniform points in
+    ``[0, duration]``, VCRBench a uniform permutation of the clips.
     """
 
     name = "random"
     needs_video = False
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, viubench_grounding: str = "whole-clip") -> None:
+        if viubench_grounding not in RANDOM_GROUNDING:
+            expected = ", ".join(RANDOM_GROUNDING)
+            raise ValueError(f"bad viubench_grounding {viubench_grounding!r}; expected one of {expected}")
         self.seed = seed
+        self.viubench_grounding = viubench_grounding
 
     def describe(self) -> dict[str, Any]:
+        grounding = (
+            "grounding answers the whole clip"
+            if self.viubench_grounding == "whole-clip"
+            else "grounding answers two uniform points of the clip"
+        )
         return {
             "backend": "random",
             "model": "random",
             "model_revision": f"seed={self.seed}",
             "decoder": "uniform random valid answer",
+            "random_guess": f"VIUBench: {grounding}, counting uniform over each shape's range, jigsaw a "
+            "uniform permutation; other benchmarks: a uniform option, two uniform points in the video, "
+            "a uniform order",
         }
+
+    def signature(self) -> str:
+        return f"random:seed={self.seed}:viubench-grounding={self.viubench_grounding}"
 
     def _rng(self, item: Item) -> _random.Random:
         return _random.Random(hash_int(f"{self.seed}:{item.bench}:{item.id}"))
@@ -115,22 +137,29 @@ class RandomBackend(Backend):
             a, b = sorted(rng.uniform(0.0, duration) for _ in range(2))
             return f"The event happens in {_fmt(a)} - {_fmt(b)} seconds."
         if item.kind == "viubench":
-            task = item.meta["task"]
-            if task == "counting":
-                p = item.meta.get("params", {})
-                default = (4, 4) if str(item.meta.get("subtype", "")).endswith("hard") else (3, 3)
-                top = int(p.get("max_frames_per_shape", default[0])) * int(
-                    p.get("max_instances_per_frame", default[1])
-                )
-                return ",".join(str(rng.randint(1, top)) for _ in range(3))
-            if task == "jigsaw":
-                order = list(range(1, len(str(item.answer)) + 1))
-                rng.shuffle(order)
-                return "".join(map(str, order))
-            duration = item.meta.get("duration") or 48.0
-            a, b = sorted(rng.uniform(0.0, duration) for _ in range(2))
-            return f"{_fmt(a)}-{_fmt(b)}"
+            return self._viubench(item, rng)
         raise ValueError(f"random backend: unknown item kind {item.kind!r}")
+
+    def _viubench(self, item: Item, rng: _random.Random) -> str:
+        task = item.meta["task"]
+        params = item.meta.get("params", {})
+        if task == "counting":
+            hard = str(item.meta.get("subtype", "")).endswith("hard")
+            default = 4 if hard else 3
+            top = int(params.get("max_frames_per_shape", default)) * int(
+                params.get("max_instances_per_frame", default)
+            )
+            return ",".join(str(rng.randint(1, top)) for _ in range(3))
+        if task == "jigsaw":
+            order = list(range(1, int(params.get("num_clips") or len(str(item.answer))) + 1))
+            rng.shuffle(order)
+            return "".join(map(str, order)) if len(order) <= 9 else ",".join(map(str, order))
+        duration = item.meta.get("duration") or 48.0
+        if self.viubench_grounding == "whole-clip":
+            # rounded up to the answer's 0.1 s grid, so the interval always covers the clip
+            return f"0.0-{math.ceil(round(duration * 10, 6)) / 10:.1f}"
+        a, b = sorted(rng.uniform(0.0, duration) for _ in range(2))
+        return f"{_fmt(a)}-{_fmt(b)}"
 
 
 class OracleBackend(Backend):
@@ -159,7 +188,9 @@ def make_backend(model: str, backend: str = "auto", **kwargs: Any) -> Backend:
             else ("openai" if kwargs.get("api_base") else "transformers")
         )
     if backend == "random":
-        return RandomBackend(seed=kwargs.get("seed", 0))
+        return RandomBackend(
+            seed=kwargs.get("seed", 0), viubench_grounding=kwargs.get("viubench_grounding", "whole-clip")
+        )
     if backend == "oracle":
         return OracleBackend()
     if backend == "transformers":
@@ -186,6 +217,7 @@ def make_backend(model: str, backend: str = "auto", **kwargs: Any) -> Backend:
 
 
 __all__ = [
+    "RANDOM_GROUNDING",
     "Backend",
     "CallableBackend",
     "OracleBackend",

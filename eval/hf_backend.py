@@ -1,6 +1,6 @@
 """The ``transformers`` backend: Qwen2.5-VL, Qwen3-VL and any AutoModelForImageTextToText with a video processor.
 
-Video sampling follows NOTES-qwen-video section 3 exactly (transformers 5.x):
+How each model family is told the frame cap and the pixel budget (transformers 5.x video processors):
 
 * Qwen3-VL: ``video_processor.max_frames = frames`` and ``video_processor.max_video_tokens =
   max_pixels / (patch * merge)^2`` on the instance (per-call values are ignored), then

@@ -1,44 +1,14 @@
-"""results.json (lmms-eval shape), the printed tables and the PNG chart next to the paper's numbers."""
+"""What a run prints and draws: the tables (VIUBench as the paper's Table 1, one line per other benchmark,
+with the paper's numbers alongside) and the PNG chart."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from .paper import MODELS, TABLE1_COLUMNS, TABLE1_LABELS, paper_numbers
 from .registry import BENCHMARKS
-
-
-def environment() -> dict[str, Any]:
-    import importlib.metadata as md
-
-    versions: dict[str, Any] = {"python": platform.python_version()}
-    for pkg in ("videossr", "transformers", "torch", "torchcodec", "datasets", "huggingface_hub"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    try:
-        root = Path(__file__).resolve().parent.parent
-        versions["git_hash"] = (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        versions["git_hash"] = None
-    return versions
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
+from .results import metric_values
 
 
 def _fmt(v: Any) -> str:
@@ -46,8 +16,13 @@ def _fmt(v: Any) -> str:
 
 
 def paper_frames(results: dict) -> int:
+    """The frame count the paper's downstream numbers are compared at (the run's, 32 by default)."""
     frames = [c.get("frames") for b, c in results.get("configs", {}).items() if b != "viubench"]
     return int(frames[0]) if frames else 32
+
+
+def _counts(results: dict, bench: str) -> dict[str, Any]:
+    return results.get("item_counts", {}).get(bench, {})
 
 
 def format_tables(results: dict) -> str:
@@ -68,26 +43,26 @@ def format_tables(results: dict) -> str:
             lines.append(
                 f"{(m + ' (paper)')[:16]:<16}" + "".join(f"{_fmt(ref.get(c)):>8}" for c in TABLE1_COLUMNS)
             )
-        lines.append(
-            f"failed items: {r.get('n_failed', 0)}, unparsed: {r.get('n_unparsed', 0)} of {r.get('n_items', 0)}"
-        )
+        c = _counts(results, "viubench")
+        failed, unparsed, items = c.get("n_failed", 0), c.get("n_unparsed", 0), c.get("n_items", 0)
+        lines.append(f"failed items: {failed}, unparsed: {unparsed} of {items}")
         lines.append("")
     others = [b for b in res if b != "viubench"]
     if others:
-        lines.append(
-            f"{'benchmark':<22}{'metric':<14}{model[:14]:>14}{'Qwen3-VL-8B':>13}{'VideoSSR-8B':>13}  failed/unparsed/items"
-        )
+        columns = f"{'benchmark':<22}{'metric':<14}{model[:14]:>14}{'Qwen3-VL-8B':>13}{'VideoSSR-8B':>13}"
+        lines.append(f"{columns}  failed/unparsed/items")
         lines.append(f"{'':<22}{'':<14}{'':>14}{f'(paper, {frames}f)':>13}{f'(paper, {frames}f)':>13}")
         for bench in others:
             spec = BENCHMARKS.get(bench)
             r = res[bench]
-            metrics = spec.metrics if spec else [k.split(",")[0] for k in r if k.endswith(",none")]
+            metrics = spec.metrics if spec else list(metric_values(r))
             for j, metric in enumerate(metrics):
                 ours = r.get(f"{metric},none")
                 q = refs["Qwen3-VL-8B"].get(bench, {}).get(metric)
                 v = refs["VideoSSR-8B"].get(bench, {}).get(metric)
+                c = _counts(results, bench)
                 counts = (
-                    f"  {r.get('n_failed', 0)}/{r.get('n_unparsed', 0)}/{r.get('n_items', 0)}"
+                    f"  {c.get('n_failed', 0)}/{c.get('n_unparsed', 0)}/{c.get('n_items', 0)}"
                     if j == 0
                     else ""
                 )
@@ -97,7 +72,7 @@ def format_tables(results: dict) -> str:
 
 
 def plot_chart(results: dict, path: Path) -> Path | None:
-    """Bars: this model's primary score per benchmark (VIUBench: its subtypes and Overall) next to the paper's."""
+    """Bars: this model's primary score per benchmark (VIUBench: subtypes and Overall) next to the paper's."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,7 +93,7 @@ def plot_chart(results: dict, path: Path) -> Path | None:
                 for m in MODELS:
                     refs[m].append(paper_numbers(m, 48).get("viubench", {}).get(c))
             continue
-        metric = spec.primary if spec else next(k.split(",")[0] for k in r if k.endswith(",none"))
+        metric = spec.primary if spec else next(iter(metric_values(r)))
         labels.append(f"{spec.title if spec else bench}\n{metric}")
         ours.append(r.get(f"{metric},none"))
         for m in MODELS:

@@ -2,7 +2,7 @@
 
 import sys
 
-from videossr.eval.runner import main
+from videossr.eval.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,8 @@
-"""Submit eval results to the Hub (model-index PR + VIUBench entry): ``python eval/submit.py --help``."""
+"""Submit eval results to the Hub (model-index pull request, VIUBench entry): ``python eval/submit.py --help``."""
 
 import sys
 
-from videossr.eval.hub_submit import main
+from videossr.eval.cli import submit_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(submit_main())

@@ -96,3 +96,15 @@ def test_unsupported_type_needs_a_parser():
 
     with pytest.raises(TypeError, match="table"):
         DataclassArgumentParser(Bad)
+
+
+def test_repeatable_list_option_collects_every_occurrence():
+    @dataclass
+    class Repeat:
+        data: list[str] = option(default_factory=list, help="BENCH=PATH", repeatable=True)
+        tags: list[str] = option(default_factory=list, help="last occurrence wins")
+
+    p = DataclassArgumentParser(Repeat, prog="x")
+    (cfg,) = p.parse_into_dataclasses(["--data", "a=1", "--data", "b=2", "c=3", "--tags", "x", "--tags", "y"])
+    assert cfg.data == ["a=1", "b=2", "c=3"] and cfg.tags == ["y"]
+    assert p.parse_into_dataclasses([])[0].data == []

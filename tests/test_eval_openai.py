@@ -10,7 +10,7 @@ from typing import ClassVar
 import pytest
 from _eval_helpers import make_benchmark_fixture
 from videossr.eval.backends import make_backend
-from videossr.eval.runner import evaluate
+from videossr.eval.evaluator import evaluate
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -97,6 +97,6 @@ def test_openai_video_url_mode_and_unreachable_server(tmp_path, server):
     dead = make_backend("m", "openai", api_base="http://127.0.0.1:9/v1")
     dead.retries = 1
     res = evaluate(["videomme"], dead, tmp_path / "o2", data={"videomme": str(path)}, progress=False)
-    entry = res["results"]["videomme"]
-    assert entry["n_failed"] == 1 and entry["accuracy,none"] == 0.0
-    assert "OpenAIError: cannot reach" in json.dumps(entry["failure_reasons"]) or entry["failure_reasons"]
+    counts = res["item_counts"]["videomme"]
+    assert counts["n_failed"] == 1 and res["results"]["videomme"]["accuracy,none"] == 0.0
+    assert "OpenAIError: cannot reach" in json.dumps(counts["failure_reasons"]) or counts["failure_reasons"]

@@ -11,8 +11,8 @@ pytest.importorskip("torchvision")
 tiny = pytest.importorskip("videossr.train.tiny")
 
 from videossr.eval.backends import Settings, make_backend  # noqa: E402
+from videossr.eval.evaluator import evaluate  # noqa: E402
 from videossr.eval.items import Item, VideoRef  # noqa: E402
-from videossr.eval.runner import evaluate  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["qwen3_vl", "qwen2_5_vl"])
@@ -44,8 +44,8 @@ def test_end_to_end_a_couple_of_items(backend, tmp_path):
         max_new_tokens=4,
         progress=False,
     )
-    entry = res["results"]["cvbench"]
-    assert entry["n_items"] == n and entry["n_failed"] == 0, entry["failure_reasons"]
+    counts = res["item_counts"]["cvbench"]
+    assert counts["n_items"] == n and counts["n_failed"] == 0, counts["failure_reasons"]
     config = res["configs"]["cvbench"]
     assert config["backend"] == "transformers" and config["decoder"].startswith("greedy")
     assert config["model_family"] == backend.family

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from _eval_helpers import make_viubench
 from videossr.eval.backends import CallableBackend, RandomBackend
+from videossr.eval.evaluator import evaluate
 from videossr.eval.registry import VIUBENCH_SUBTYPES
-from videossr.eval.runner import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,8 +30,8 @@ def test_ground_truth_scores_100_on_every_subtype(viubench, tmp_path):
         data={"viubench": str(viubench)},
         progress=False,
     )
-    entry = res["results"]["viubench"]
-    assert entry["n_items"] == 18 and entry["n_failed"] == 0 and entry["n_unparsed"] == 0
+    entry, counts = res["results"]["viubench"], res["item_counts"]["viubench"]
+    assert counts["n_items"] == 18 and counts["n_failed"] == 0 and counts["n_unparsed"] == 0
     for key in (*VIUBENCH_SUBTYPES, "counting", "grounding", "jigsaw", "overall"):
         assert entry[f"{key},none"] == pytest.approx(100.0), key
     config = res["configs"]["viubench"]
@@ -76,7 +76,7 @@ def test_wrong_formats_score_zero(viubench, tmp_path):
         ["viubench"], CallableBackend(script), tmp_path, data={"viubench": str(viubench)}, progress=False
     )
     assert res["results"]["viubench"]["overall,none"] == 0.0
-    assert res["results"]["viubench"]["n_unparsed"] == 18
+    assert res["item_counts"]["viubench"]["n_unparsed"] == 18
 
 
 def test_random_matches_expectation(viubench, tmp_path):

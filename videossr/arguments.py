@@ -42,6 +42,7 @@ def option(
     group: str | None = None,
     nargs: str | int | None = None,
     const: Any = None,
+    repeatable: bool = False,
     required: bool = False,
     positional: bool = False,
     cli: bool = True,
@@ -49,8 +50,10 @@ def option(
     """A dataclass field with its command-line description in ``metadata``.
 
     ``parse`` turns the command-line text into the value (``int``, a pixel-size parser, ...; default: from
-    the annotation); ``required`` makes the option mandatory on the command line while the dataclass keeps
-    its default for programmatic use; ``cli=False`` keeps a field off the command line.
+    the annotation); ``repeatable`` lets a list option be given several times, each adding its values
+    (``--data a=1 --data b=2``; without it the last occurrence wins); ``required`` makes the option
+    mandatory on the command line while the dataclass keeps its default for programmatic use;
+    ``cli=False`` keeps a field off the command line.
     """
     metadata = {
         "help": help,
@@ -61,6 +64,7 @@ def option(
         "group": group,
         "nargs": nargs,
         "const": const,
+        "repeatable": repeatable,
         "required": required,
         "positional": positional,
         "cli": cli,
@@ -120,6 +124,8 @@ def _argparse_kwargs(f: dataclasses.Field, annotation: Any) -> dict[str, Any]:
     if origin in (list, tuple, Sequence) and meta.get("parse") is None:
         element = typing.get_args(kind)[0] if typing.get_args(kind) else str
         kwargs["nargs"] = meta.get("nargs") or "+"
+        if meta.get("repeatable"):
+            kwargs["action"] = "extend"
     elif meta.get("nargs") is not None:
         kwargs["nargs"] = meta["nargs"]
         if meta["nargs"] == "?":
