@@ -108,3 +108,22 @@ def test_repeatable_list_option_collects_every_occurrence():
     (cfg,) = p.parse_into_dataclasses(["--data", "a=1", "--data", "b=2", "c=3", "--tags", "x", "--tags", "y"])
     assert cfg.data == ["a=1", "b=2", "c=3"] and cfg.tags == ["y"]
     assert p.parse_into_dataclasses([])[0].data == []
+
+
+def test_repeatable_option_with_its_own_parser():
+    def pair(text: str) -> tuple[str, str]:
+        if "=" not in text:
+            raise ValueError(f"expected KEY=VALUE, got {text!r}")
+        return tuple(text.split("=", 1))
+
+    @dataclass
+    class Pairs:
+        extra: list[tuple[str, str]] = option(
+            default_factory=list, help="KEY=VALUE", parse=pair, nargs="+", repeatable=True
+        )
+
+    p = DataclassArgumentParser(Pairs, prog="x")
+    (cfg,) = p.parse_into_dataclasses(["--extra", "a=1", "b=2", "--extra", "c=3"])
+    assert cfg.extra == [("a", "1"), ("b", "2"), ("c", "3")]
+    with pytest.raises(SystemExit):
+        p.parse_given(["--extra", "no-equals"])

@@ -50,7 +50,7 @@ def test_every_value_can_be_overridden():
     argv = ["--preset", "paper", "--lr", "3e-6", "--num-generations", "4", "--beta", "0", "--max-pixels"]
     argv += ["128x128", "--max-frames", "32", "--reward", "strict", "--video-as", "frames", "--temperature"]
     argv += ["0.7", "--no-gradient-checkpointing", "--dataloader-num-workers", "3", "--grpo-arg"]
-    argv += ["num_iterations=2", "mask_truncated_completions=True"]
+    argv += ["num_iterations=2", "--grpo-arg", "mask_truncated_completions=True"]  # repeated: both kept
     cfg = _parse(*argv)
     assert cfg.learning_rate == 3e-6 and cfg.num_generations == 4 and cfg.beta == 0
     assert cfg.max_pixels == 128 * 128 and cfg.max_frames == 32 and cfg.reward == "strict"

@@ -180,10 +180,11 @@ class TrainConfig:
         default_factory=dict,
         parse=parse_key_value,
         nargs="+",
+        repeatable=True,
         aliases=("--grpo-arg",),
         metavar="KEY=VALUE",
         group="scale",
-        help="other trl.GRPOConfig fields, e.g. --grpo-arg num_iterations=2",
+        help="other trl.GRPOConfig fields, e.g. --grpo-arg num_iterations=2 (repeatable)",
     )
     logging_steps: int = option(1, help="log every N steps", group="output")
     save_steps: int = option(500, help="checkpoint every N steps", group="output")

@@ -124,12 +124,12 @@ def _argparse_kwargs(f: dataclasses.Field, annotation: Any) -> dict[str, Any]:
     if origin in (list, tuple, Sequence) and meta.get("parse") is None:
         element = typing.get_args(kind)[0] if typing.get_args(kind) else str
         kwargs["nargs"] = meta.get("nargs") or "+"
-        if meta.get("repeatable"):
-            kwargs["action"] = "extend"
     elif meta.get("nargs") is not None:
         kwargs["nargs"] = meta["nargs"]
         if meta["nargs"] == "?":
             kwargs["const"] = meta.get("const")
+    if meta.get("repeatable") and kwargs.get("nargs") in ("+", "*"):
+        kwargs["action"] = "extend"
     if typing.get_origin(element) is typing.Literal:
         kwargs["choices"] = typing.get_args(element)
         element = type(typing.get_args(element)[0])
