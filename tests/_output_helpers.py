@@ -34,7 +34,8 @@ def snapshot(root: Path) -> dict[str, str]:
 REWRITE = """
 import json, sys
 from pathlib import Path
-from videossr.build.repo import finalize_repo, iter_repo_rows
+from videossr.build.repo import finalize_repo
+from videossr.build.shards import iter_repo_rows
 ref, target, atomic = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 rows = sorted(iter_repo_rows(ref), key=lambda r: r["id"])
 manifest = json.loads((ref / "build_manifest.json").read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from videossr.build import cli
 from videossr.build.frames import fit_size
-from videossr.build.pipeline import split_sources
+from videossr.build.plan import split_sources
 from videossr.build.recipes import MixEntry, Recipe, load_recipe, videossr_30k, viubench
 from videossr.build.sources import Source
 from videossr.tasks import TaskSpec

@@ -81,7 +81,7 @@ def test_every_codec_gives_the_frames_of_a_sequential_decode(name, codec_clips):
     try:
         assert sampler.count_frames(str(path)) == len(reference) == source.num_frames
         for indices in _plans(source):
-            frames = sampler.frames_at(str(path), indices, *SIZE)
+            frames = sampler.frames_at(str(path), indices, *SIZE).frames
             wrong = [int(i) for i, f in zip(indices, frames) if not np.array_equal(f, reference[i])]
             assert not wrong, f"{name}: frames {wrong} differ from the sequential decode"
     finally:

@@ -14,7 +14,7 @@ from _build_helpers import decode_clip, make_corpus, small_recipe, tree_digest
 from videossr.build.frames import FrameSampler
 from videossr.build.pipeline import BuildConfig, build
 from videossr.build.render import encode_clip, probe
-from videossr.build.repo import iter_repo_rows
+from videossr.build.shards import iter_repo_rows
 from videossr.tasks import jigsaw
 from videossr.tasks.parsing import parse_interval
 
@@ -57,7 +57,7 @@ def _clean_render(corpus: Path, row: dict, clip: int = 0) -> np.ndarray:
     h, w = decode_clip(row["videos"][clip]).shape[1:3]
     sampler = FrameSampler()
     try:
-        frames = sampler.frames_at(str(src), idx, w, h)
+        frames = sampler.frames_at(str(src), idx, w, h).frames
     finally:
         sampler.close()
     from videossr.build.render import decode_all_frames
