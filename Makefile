@@ -19,11 +19,12 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# Arguments pass through: make bench ARGS="--workers 2 --repeats 1"
 bench: setup
-	$(PY) build/bench.py
+	$(PY) -m benchmarks.bench $(ARGS)
 
 bench-scale: setup
-	$(PY) build/bench_scale.py
+	$(PY) -m benchmarks.bench_scale $(ARGS)
 
 clean:
 	rm -rf videossr-30k viubench .videossr-work outputs .pytest_cache .ruff_cache
