@@ -125,7 +125,8 @@ def parse_args(argv: list[str] | None) -> BenchOptions:
     p = DataclassArgumentParser(
         BenchOptions,
         prog="python -m benchmarks.bench",
-        description="Benchmark the build against its decode floor, and the load speed and size of its output.",
+        description="Benchmark the build against its decode floor, and the load speed and size of its "
+        "output.",
         epilog="example: python -m benchmarks.bench --num-videos 24 --workers 2 --repeats 3",
     )
     (args,) = p.parse_into_dataclasses(argv)
@@ -250,9 +251,8 @@ def repeat(args: BenchOptions, sources: Path, work: Path, plans: list) -> Runs:
                 run_reference(args.reference_repo, sources, work / "reference", w, args.num_videos)
             )
             ref = runs.refs[-1]
-            say(
-                f"the paper's pipeline {ref['wall']:.2f} s (sample_frames.py {ref['frames_wall']:.2f} s, {ref['rows']} rows)"
-            )
+            frames = f"sample_frames.py {ref['frames_wall']:.2f} s"
+            say(f"the paper's pipeline {ref['wall']:.2f} s ({frames}, {ref['rows']} rows)")
         runs.floors.append(run_floor(plans, w))
         say(f"decode floor {runs.floors[-1]['wall']:.2f} s")
         runs.builds.append(run_build(args, sources, work / "out", w, 1))

@@ -191,7 +191,8 @@ def run(args: ScaleOptions, work: Path) -> int:
 def report(results: list[dict[str, Any]]) -> None:
     mb = 2**20
     print(
-        "\nsources  rows    wall s  ms/unit  probe s  units s  write s  driver MB  worker MB  re-run s (cached)"
+        "\nsources  rows    wall s  ms/unit  probe s  units s  write s  driver MB  worker MB  "
+        "re-run s (cached)"
     )
     for fig in results:
         b, n = fig["build"], fig["n"]
@@ -213,7 +214,8 @@ def report(results: list[dict[str, Any]]) -> None:
         driver_x = large["build"]["driver_peak"] / small["build"]["driver_peak"]
         worker_x = large["build"]["worker_peak"] / small["build"]["worker_peak"]
         print(
-            f"\n{large['n']} vs {small['n']} sources ({large['n'] / small['n']:g}x): time per unit x{time_x:.2f}"
+            f"\n{large['n']} vs {small['n']} sources ({large['n'] / small['n']:g}x): "
+            f"time per unit x{time_x:.2f}"
             f" (units phase x{units_x:.2f}), driver peak x{driver_x:.2f}, worker peak x{worker_x:.2f}"
         )
 

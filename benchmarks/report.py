@@ -19,12 +19,12 @@ def _ok(cond: bool) -> str:
 
 def report(f: dict[str, Any]) -> None:
     print(
-        f"\nVideoSSR build benchmark ({f['machine']}; {f['workers']} workers; medians of {f['repeats']} runs; "
-        "ratios: medians of each run's ratio)"
+        f"\nVideoSSR build benchmark ({f['machine']}; {f['workers']} workers; medians of {f['repeats']} "
+        "runs; ratios: medians of each run's ratio)"
     )
     print(
-        f"  corpus: {f['num_videos']} source videos; {f['samples']} samples (one per task family per source); "
-        f"load average {f['load_avg_1min']:.1f}"
+        f"  corpus: {f['num_videos']} source videos; {f['samples']} samples (one per task family per "
+        f"source); load average {f['load_avg_1min']:.1f}"
     )
     _report_build(f)
     _report_output(f)
@@ -48,7 +48,8 @@ def _report_build(f: dict[str, Any]) -> None:
         _line(
             "  samples re-drawn on other sources",
             f"{f['redrawn_samples']}",
-            "(every draw rejected at their source, e.g. ChannelSwap on grey content: made from a fallback source)",
+            "(every draw rejected at their source, e.g. ChannelSwap on grey content: made from a fallback "
+            "source)",
         )
     ratio = f["build_over_floor"]
     _line("build / floor", f"{ratio:.2f} x", f"target <= 1.2 x: {_ok(ratio <= 1.2)}")

@@ -90,7 +90,9 @@ def yaml_metadata(summary: RepoSummary, manifest: dict[str, Any], pretty_name: s
     return {
         "license": manifest.get("license", "other"),
         "license_name": manifest.get("license_name", "source-video-licences"),
-        "license_details": "The generation code and card are Apache-2.0; every video keeps the licence of its source video.",
+        "license_details": (
+            "The generation code and card are Apache-2.0; every video keeps the licence of its source video."
+        ),
         "pretty_name": pretty_name,
         "task_categories": ["video-text-to-text"],
         "language": ["en"],

@@ -142,7 +142,8 @@ class Video:
         return out
 
     def frames(self, unique: np.ndarray, convert: Convert) -> tuple[dict[int, np.ndarray], list[float]]:
-        """Frames ``unique`` (sorted, distinct indices) and their presentation times in seconds from frame 0."""
+        """Frames ``unique`` (sorted, distinct indices) and their presentation times in seconds from frame
+        0."""
         if self.linear:
             out, times = self._frames_linear(set(unique.tolist()), convert)
             return out, [times.get(int(i), 0.0) for i in unique]

@@ -217,7 +217,7 @@ class Stages:
         )
 
     def results(self) -> list[DatasetResult]:
-        """Every dataset's result, in recipe order, once its folder is written (the cluster is closed first)."""
+        """Every dataset's result, in recipe order, once its folder is written (closing the cluster first)."""
         self.cluster.close()
         return [f.result() for f in self.finalizing]
 

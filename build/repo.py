@@ -8,8 +8,9 @@ Layout::
     preview.png
     data/<task>-<subtype>/train-<fingerprint>-00000-of-00001.parquet
 
-The shards are written by :mod:`.shards`. The whole folder is written under a staging name and swapped in at once (:mod:`.output`), so a reader sees
-the complete previous dataset or the complete new one, never a mix.
+The shards are written by :mod:`.shards`. The whole folder is written under a staging name and swapped in
+at once (:mod:`.output`), so a reader sees the complete previous dataset or the complete new one, never a
+mix.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def _row(sample_id: str, source_id: str, sample: Sample, videos: list[dict[str, 
         "params": sample.params_json(),
     }
 
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(data)
@@ -84,6 +86,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
 
 def write_samples_repo(
     samples: Iterable[tuple[str, str, Sample]],
@@ -106,9 +109,9 @@ def write_samples_repo(
 def _returning_allocator() -> Iterator[None]:
     """pyarrow's default memory pool (what tables, concatenation and the parquet writer allocate from) is the
     system allocator in the block, for the whole process. pyarrow's own default, mimalloc, keeps the pages it
-    freed in per-thread heaps: streaming rows through the writer left ~100 MB of them with the driver (up to
-    ~200 MB as datasets grew), where the system allocator gives them back. (Parquet reads allocate from
-    Arrow's C++ default, which this does not change; parts are read without pre-buffering instead.)"""
+    freed in per-thread heaps, so streaming rows through the writer would leave the driver holding memory that
+    grows with the dataset; the system allocator gives it back. (Parquet reads allocate from Arrow's C++
+    default, which this does not change; parts are read without pre-buffering instead.)"""
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:

@@ -22,15 +22,14 @@ from .schema import COLUMNS, arrow_schema
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 1000 * 1000
 ROW_GROUP_ROWS = 64
-# Also cut a row group at this much video: the writer holds about 5x a row group at once (buffered rows, the
-# combined table, encoded and compressed pages), so its memory stays small and flat however large the dataset;
-# readers that fetch a few rows (the Hub viewer, a shuffled loader) read ~4 MB, not a whole 64-row group.
+# Also cut a row group at this much video: the writer holds a few row groups' worth at once (buffered rows,
+# the combined table, encoded and compressed pages), so its memory stays small and flat however large the
+# dataset; readers that fetch a few rows (the Hub viewer, a shuffled loader) read one small row group.
 ROW_GROUP_BYTES = 4 * 1000 * 1000
 
 
 def config_name(task: str, subtype: str) -> str:
     return f"{task}-{subtype}"
-
 
 
 @dataclass
@@ -60,7 +59,7 @@ class RepoSummary:
 
 class ArrowRow(dict):
     """A row read back from a parquet file that keeps its one-row Arrow table: writing it again is a copy,
-    not a conversion from Python objects (which also imports pandas, ~0.3 s, through ``pa.array``)."""
+    not a conversion from Python objects (which also imports pandas, through ``pa.array``)."""
 
     __slots__ = ("table",)
 
@@ -208,9 +207,8 @@ def write_shards(
 
 
 def open_shard(path: str | os.PathLike) -> pq.ParquetFile:
-    """A shard opened for reading its rows in order: only the batch being read is in memory. (pyarrow's default
-    pre-buffering makes ``iter_batches`` read every row group of the file up front: a 458 MB shard held 440 MB
-    of Arrow memory while its rows were read, 16 MB without.)"""
+    """A shard opened for reading its rows in order: only the batch being read is in memory (pyarrow's default
+    pre-buffering makes ``iter_batches`` read every row group of the file up front)."""
     return pq.ParquetFile(path, pre_buffer=False)
 
 

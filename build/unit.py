@@ -186,10 +186,10 @@ class UnitRun:
         return rows
 
     def make_elsewhere(self, job: SampleJob, reason: str) -> tuple[Row | None, str, str]:
-        """More chances for a sample rejected on every draw at its source: its draws at each fallback source in
-        turn (each decoded once for all its draws; a draw is first tried on the frames that decide a rejection
-        only, since the content that made it invisible here may be common). Returns ``(row or None, the source
-        it was made from, last rejection reason)``."""
+        """More chances for a sample rejected on every draw at its source: its draws at each fallback source
+        in turn (each decoded once for all its draws; a draw is first tried on the frames that decide a
+        rejection only, since the content that made it invisible here may be common). Returns ``(row or
+        None, the source it was made from, last rejection reason)``."""
         unit = self.unit
         partner = job.secondary.id if job.secondary else None
         for other in job.fallbacks:

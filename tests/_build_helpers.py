@@ -39,18 +39,17 @@ def make_null_frame_avi(path: Path, lavfi: str = "testsrc") -> Path:
     from videossr.build.render import run_ffmpeg
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(["-f", "lavfi", "-i", f"{lavfi}=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
-                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(path)])  # fmt: skip
+    source = ["-f", "lavfi", "-i", f"{lavfi}=size=160x120:rate=30", "-t", "12"]
+    every_third = ["-vf", r"select=not(mod(n\,3))", "-fps_mode", "passthrough", "-r", "30"]
+    run_ffmpeg([*source, *every_third, "-c:v", "mpeg4", "-q:v", "5", str(path)])
     return path
 
 
 def small_recipe(name: str = "mini", max_pixels: int = 96 * 96) -> Recipe:
     """Every task family and the perturbation kinds with special timelines (pixels, reorder, speed, swap)."""
-    specs = [
-        ("grounding", "ChannelSwap"), ("grounding", "Mirror"), ("grounding", "ZoomOut"), ("grounding", "Shuffle"),
-        ("grounding", "StutterHold"), ("grounding", "Slow"), ("grounding", "Fast"), ("grounding", "Swap"),
-        ("counting", "easy"), ("counting", "hard"), ("jigsaw", "easy"), ("jigsaw", "hard"),
-    ]  # fmt: skip
+    grounding = ("ChannelSwap", "Mirror", "ZoomOut", "Shuffle", "StutterHold", "Slow", "Fast", "Swap")
+    specs = [("grounding", s) for s in grounding]
+    specs += [("counting", "easy"), ("counting", "hard"), ("jigsaw", "easy"), ("jigsaw", "hard")]
     return Recipe(name, tuple(MixEntry(TaskSpec(t, s), 1) for t, s in specs), max_pixels=max_pixels)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every entry under ``root`` (hidden ones too, links not followed): file hashes, link targets, folders."""
+    """Every entry under ``root`` (hidden ones too, links not followed): file hashes, link targets and
+    folders."""
     out: dict[str, str] = {}
     if not root.exists() and not root.is_symlink():
         return out

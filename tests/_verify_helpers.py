@@ -1,4 +1,4 @@
-"""Shared helpers for the build/verify.py tests: small valid dataset repos and ways to break copies of them."""
+"""Shared helpers for the verify tests: small valid dataset repos and ways to break copies of them."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def make_samples(
     seed: int = 0,
     params: dict[str, dict] | None = None,
 ) -> list[tuple[str, str, Sample]]:
-    """``(id, source, Sample)`` for each ``(task, subtype, source)``; ``params``: TaskSpec overrides by task/subtype."""
+    """``(id, source, Sample)`` for each ``(task, subtype, source)``; ``params``: TaskSpec overrides by
+    task/subtype."""
     info = VideoInfo(
         duration=SOURCE_FRAMES / SOURCE_FPS,
         fps=SOURCE_FPS,

@@ -128,7 +128,10 @@ def test_reference_scripts_are_pointed_at_the_run(tmp_path) -> None:
     lines in a copy under the work dir, and names the script and constant when one is missing."""
     ref = tmp_path / "ref"
     (ref / "pretext_tasks").mkdir(parents=True)
-    original = 'import os\nVIDEO_BASE_DIR = f"path/to/{48}frames"\nSTART_INDEX = 24000\nprint(VIDEO_BASE_DIR, START_INDEX)\n'
+    original = (
+        'import os\nVIDEO_BASE_DIR = f"path/to/{48}frames"\nSTART_INDEX = 24000\n'
+        "print(VIDEO_BASE_DIR, START_INDEX)\n"
+    )
     (ref / "pretext_tasks" / "counting.py").write_text(original)
     out = tmp_path / "out"
     script = patched_script(ref, "counting.py", out, {"VIDEO_BASE_DIR": "/x/frames", "START_INDEX": 0})
@@ -140,8 +143,8 @@ def test_reference_scripts_are_pointed_at_the_run(tmp_path) -> None:
 
 
 def test_sources_option_links_a_folder_of_your_own_videos(tmp_path) -> None:
-    """``--sources DIR`` benchmarks on a user's folder: every video found (recursively, any container) is linked
-    into the run's corpus as the paper's sampler wants them (``*.mp4``), in a stable order."""
+    """``--sources DIR`` benchmarks on a user's folder: every video found (recursively, any container) is
+    linked into the run's corpus as the paper's sampler wants them (``*.mp4``), in a stable order."""
     mine = tmp_path / "mine"
     (mine / "trip").mkdir(parents=True)
     for rel in ("b.mp4", "trip/a.mkv", "trip/c.webm"):
@@ -198,7 +201,8 @@ def test_tree_sampler_sums_each_worker_and_what_runs_under_it() -> None:
     child): here a child whose own child holds 60 MB."""
     close_worker_sampler()  # a decode child earlier tests left would count as a second "worker"
     hold = "import time; x = bytearray(60_000_000); x[::4096] = b'1' * len(x[::4096]); time.sleep(30)"
-    spawn = f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {hold!r}]); time.sleep(30)"
+    child = f"subprocess.Popen([sys.executable, '-c', {hold!r}])"
+    spawn = f"import subprocess, sys, time; p = {child}; time.sleep(30)"
     worker = subprocess.Popen([sys.executable, "-c", spawn], start_new_session=True)
     try:
         time.sleep(1.0)

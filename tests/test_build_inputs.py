@@ -98,10 +98,16 @@ def test_a_build_over_odd_paths_reports_them_and_uses_the_rest(clips, tmp_path):
     odd = _odd_sources(tmp_path, clips)
     out = tmp_path / "out"
     summary = tmp_path / "summary.json"
-    args = ["--sources", str(odd["folder"]), str(odd["list"]), "--datasets", "videossr-30k", "--num-samples", "4",
-            "--out-dir", str(out), "--workers", "1", "--no-progress", "--no-verify"]  # fmt: skip
-    done = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "VIDEOSSR_BUILD_SUMMARY": str(summary)})  # fmt: skip
+    sources = ["--sources", str(odd["folder"]), str(odd["list"])]
+    what = ["--datasets", "videossr-30k", "--num-samples", "4", "--out-dir", str(out)]
+    args = [*sources, *what, "--workers", "1", "--no-progress", "--no-verify"]
+    done = subprocess.run(
+        cli(*args),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VIDEOSSR_BUILD_SUMMARY": str(summary)},
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     manifest = json.loads((out / "videossr-30k" / "build_manifest.json").read_text())
     reasons = {s["source"]: s["reason"] for s in manifest["skipped_sources"]}

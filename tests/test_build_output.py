@@ -40,8 +40,17 @@ def _build(corpus: Path, out: Path, seed: int):
 
 
 def _cli_args(corpus: Path, out: Path, seed: int) -> list[str]:
-    return ["--sources", str(corpus), "--datasets", NAME, "--num-samples", str(SAMPLES), "--out-dir", str(out),
-            "--seed", str(seed), "--workers", "2", "--no-progress", "--no-verify"]  # fmt: skip
+    what = [
+        "--sources",
+        str(corpus),
+        "--datasets",
+        NAME,
+        "--num-samples",
+        str(SAMPLES),
+        "--out-dir",
+        str(out),
+    ]
+    return [*what, "--seed", str(seed), "--workers", "2", "--no-progress", "--no-verify"]
 
 
 @pytest.fixture
@@ -176,8 +185,13 @@ def test_a_second_build_into_the_same_folder_exits_1_and_deletes_nothing(corpus,
     second finds the lock, says so and exits 1, deleting nothing; the first then completes."""
     out = tmp_path / "out"
     _place(versions["old"], out)
-    first = subprocess.Popen(cli(*_cli_args(corpus, out, seed=2)), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, FAULT_AT_ENV: "swap:pause"})  # fmt: skip
+    first = subprocess.Popen(
+        cli(*_cli_args(corpus, out, seed=2)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, FAULT_AT_ENV: "swap:pause"},
+    )
     try:
         wait_until_stopped(first.pid)
         staged = out / ".videossr-work" / NAME / "staging"

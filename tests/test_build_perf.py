@@ -117,7 +117,8 @@ def test_clips_are_constrained_baseline_without_b_frames() -> None:
 
 def test_clip_quality_does_not_depend_on_its_frame_rate() -> None:
     """The same frames give the same H.264 stream whether the clip runs at 0.8, 2.5 or 12 fps (a long or a
-    short source video): x264's rate control is held at 1 fps, while the container keeps each clip's timing."""
+    short source video): x264's rate control is held at 1 fps, while the container keeps each clip's
+    timing."""
     import av
 
     frames = _natural_frames(24)
@@ -131,9 +132,21 @@ def test_clip_quality_does_not_depend_on_its_frame_rate() -> None:
 
 
 def _fake_row(rid: str, task: str, nbytes: int) -> dict:
-    return {"id": rid, "task": task, "subtype": "easy", "difficulty": "easy", "system": "s", "question": "q",
-            "answer": "1", "videos": [{"bytes": rid.encode() * nbytes, "path": f"{rid}.mp4"}], "fps": [2.0],
-            "num_frames": [1], "frame_times": [[0.0]], "source": "src", "params": "{}"}  # fmt: skip
+    return {
+        "id": rid,
+        "task": task,
+        "subtype": "easy",
+        "difficulty": "easy",
+        "system": "s",
+        "question": "q",
+        "answer": "1",
+        "videos": [{"bytes": rid.encode() * nbytes, "path": f"{rid}.mp4"}],
+        "fps": [2.0],
+        "num_frames": [1],
+        "frame_times": [[0.0]],
+        "source": "src",
+        "params": "{}",
+    }
 
 
 def _write_fake_parts(
@@ -268,7 +281,7 @@ def test_every_pixel_perturbation_survives_encoding_at_the_highest_crf() -> None
     """At ``MAX_CRF`` each built-in pixel perturbation keeps most of its pixel change after H.264 encoding, on
     natural frames (Big Buck Bunny, 340x192): every perturbed frame the build's visibility check passes still
     differs from the clean encoded frame by at least 60 % of the change before encoding (Noise, which x264
-    partly smooths, keeps about 75 %; the others about 100 %)."""
+    partly smooths, keeps the least)."""
     from videossr.build.render import MAX_CRF
     from videossr.tasks.grounding import GroundingConfig
     from videossr.tasks.perturbations import PERTURBATIONS, apply_pixels
@@ -297,9 +310,9 @@ def test_every_pixel_perturbation_survives_encoding_at_the_highest_crf() -> None
 
 
 def test_shard_rows_are_read_a_batch_at_a_time_not_the_whole_file(tmp_path) -> None:
-    """Reading a shard's rows back (``iter_repo_rows``, and verify through ``open_shard``) holds about one batch
-    of Arrow memory (64 rows), not the file: pyarrow's default pre-buffering read all of a 458 MB shard up
-    front."""
+    """Reading a shard's rows back (``iter_repo_rows``, and verify through ``open_shard``) holds about one
+    batch of Arrow memory (64 rows), not the file (pyarrow's default pre-buffering reads the whole file up
+    front)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from videossr.build.shards import iter_repo_rows, open_shard

@@ -1,4 +1,5 @@
-"""End-to-end builds of small recipes from generated sources, checked independently from the decoded output."""
+"""End-to-end builds of small recipes from generated sources, checked independently from the decoded
+output."""
 
 from __future__ import annotations
 
@@ -31,8 +32,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _build(corpus: Path, out: Path, seed: int = SEED, said: list[str] | None = None):
     recipes = [small_recipe("mini"), small_recipe("mini-bench").scaled(4)]
-    return build(recipes, [corpus], BuildConfig(out_dir=out, seed=seed, workers=2, progress=False),
-                 on_progress=(said.append if said is not None else lambda m: None))  # fmt: skip
+    return build(
+        recipes,
+        [corpus],
+        BuildConfig(out_dir=out, seed=seed, workers=2, progress=False),
+        on_progress=(said.append if said is not None else lambda m: None),
+    )
 
 
 @pytest.fixture(scope="module")

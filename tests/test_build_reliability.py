@@ -46,8 +46,12 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def messy_build(messy: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("messy_out")
     recipe = load_recipe("videossr-30k").scaled(36)
-    result = build([recipe], [messy], BuildConfig(out_dir=out, seed=3, workers=2, progress=False, decode_timeout=60),
-                   on_progress=lambda m: None)  # fmt: skip
+    result = build(
+        [recipe],
+        [messy],
+        BuildConfig(out_dir=out, seed=3, workers=2, progress=False, decode_timeout=60),
+        on_progress=lambda m: None,
+    )
     return out / "videossr-30k", result
 
 
@@ -179,23 +183,9 @@ def test_rotated_phone_video_frames_come_out_upright(messy):
     info = probe_source("odd/rotated_phone", path)  # what the build turns frames by
     assert isinstance(info, Source) and info.rotation in (90, 270)
     w, h = info.width, info.height  # display size
+    first_frame = ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     ref = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "pipe:1",
-        ],
-        capture_output=True,
-        check=True,
+        ["ffmpeg", "-v", "error", "-i", str(path), *first_frame], capture_output=True, check=True
     ).stdout
     upright = np.frombuffer(ref, np.uint8).reshape(h, w, 3)
     sampler = FrameSampler()
@@ -275,8 +265,25 @@ def test_killed_worker_is_retried_and_the_build_completes(mini_corpus, mini_buil
 
 
 def _cli(out: Path, corpus: Path) -> list[str]:
-    return [sys.executable, str(REPO / "build" / "run.py"), "--sources", str(corpus), "--datasets", "videossr-30k",
-            "--num-samples", "8", "--out-dir", str(out), "--workers", "2", "--no-progress", "--no-verify"]  # fmt: skip
+    what = [
+        "--sources",
+        str(corpus),
+        "--datasets",
+        "videossr-30k",
+        "--num-samples",
+        "8",
+        "--out-dir",
+        str(out),
+    ]
+    return [
+        sys.executable,
+        str(REPO / "build" / "run.py"),
+        *what,
+        "--workers",
+        "2",
+        "--no-progress",
+        "--no-verify",
+    ]
 
 
 def test_build_killed_at_random_points_then_rerun_is_byte_identical(mini_corpus, tmp_path):
@@ -288,8 +295,13 @@ def test_build_killed_at_random_points_then_rerun_is_byte_identical(mini_corpus,
     out = tmp_path / "out"
     rng = np.random.default_rng(0)
     for delay in sorted(rng.uniform(2.0, 9.0, size=2)):
-        proc = subprocess.Popen(_cli(out, corpus), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            _cli(out, corpus),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
         time.sleep(delay)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -339,7 +351,8 @@ def test_error_writing_a_dataset_while_the_next_ones_units_run_stops_the_build(
     mini_corpus, tmp_path, monkeypatch
 ):
     """A dataset is written (shards, card, preview) in a driver thread while the workers run the next
-    dataset's units: an error there still stops the build with that error, and the results keep recipe order."""
+    dataset's units: an error there still stops the build with that error, and the results keep recipe
+    order."""
     recipes = [small_recipe("one").scaled(2), small_recipe("two").scaled(2)]
     cfg = BuildConfig(out_dir=tmp_path / "ok", seed=3, workers=1, progress=False)
     result = build(recipes, [mini_corpus], cfg, on_progress=lambda m: None)

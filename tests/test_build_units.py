@@ -43,7 +43,8 @@ def _fake_source(name: str, i: int, width: int = 64, height: int = 48) -> Source
 
 
 def _one_job_unit(units, task: str, *, skip_first: bool = False):
-    """The first unit (after the first, with ``skip_first``) with a ``task`` sample, reduced to that sample."""
+    """The first unit (after the first, with ``skip_first``) with a ``task`` sample, reduced to that
+    sample."""
     unit = next(u for u in units[int(skip_first) :] if any(j.spec.task == task for j in u.jobs))
     job = next(j for j in unit.jobs if j.spec.task == task)
     return replace(unit, jobs=(job,)), job
@@ -179,7 +180,8 @@ def test_sample_rejected_everywhere_is_reported_with_its_reason(sources, sampler
 
 def test_fallback_draws_are_prescreened_on_the_frames_that_decide_a_rejection(sampler, tmp_path) -> None:
     """ChannelSwap at a grey source is invisible. A fallback source that is grey too rejects the draw after
-    decoding only the segment's boundary frames (not all 48); the next fallback, in colour, makes the sample."""
+    decoding only the segment's boundary frames (not all 48); the next fallback, in colour, makes the
+    sample."""
     from _reliability_helpers import H264, lavfi
 
     paths = {

@@ -57,8 +57,9 @@ def _status(repo: Path) -> str:
 
 
 def test_a_wheel_built_from_a_clean_clone_leaves_it_clean_and_renders_both_cards(clone, tmp_path) -> None:
-    """``pip wheel`` writes setuptools' build folder outside ``build/`` (the build stage); the wheel, installed
-    in a fresh environment that sees the dependencies but not this checkout, holds the card templates."""
+    """``pip wheel`` writes setuptools' build folder outside ``build/`` (the build stage); the wheel,
+    installed in a fresh environment that sees the dependencies but not this checkout, holds the card
+    templates."""
     dist = tmp_path / "dist"
     options = ["--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist)]
     _run([sys.executable, "-m", "pip", "wheel", *options, str(clone)], cwd=tmp_path)

@@ -1,4 +1,4 @@
-"""Each way of breaking a valid repo is reported by build/verify.py as exactly that problem, and the CLI fails."""
+"""Each way of breaking a valid repo is reported by verify as exactly that problem, and the CLI fails."""
 
 from __future__ import annotations
 
@@ -144,11 +144,29 @@ def test_clip_in_another_pixel_format(broken: Path) -> None:
     def re_encode(row: dict) -> None:
         frames = decode_all_frames(row["videos"][0]["bytes"])
         _, h, w, _ = frames.shape
-        row["videos"][0]["bytes"] = run_ffmpeg(
-            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{row['fps'][0]}", "-i", "pipe:0",
-             "-c:v", "libx264", "-pix_fmt", "yuv444p", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "pipe:1"],
-            input_bytes=frames.tobytes(),
-        )  # fmt: skip
+        raw = [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            f"{row['fps'][0]}",
+            "-i",
+            "pipe:0",
+        ]
+        yuv444 = [
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv444p",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+            "-f",
+            "mp4",
+        ]
+        row["videos"][0]["bytes"] = run_ffmpeg([*raw, *yuv444, "pipe:1"], input_bytes=frames.tobytes())
 
     edit_rows(broken, re_encode, lambda r: r["id"] == rid)
     found = _only(_verify(broken, decode=True), "decode")
@@ -259,8 +277,8 @@ def test_readme_glob_matching_no_shard(broken: Path) -> None:
     _edit_readme(broken, retarget)
     found = _only(_verify(broken), "readme")
     assert any(
-        "config 'counting-easy': data_files glob 'data/counting-easy/train-000000000000-*.parquet' matches no shard"
-        in f
+        "config 'counting-easy': data_files glob 'data/counting-easy/train-000000000000-*.parquet' "
+        "matches no shard" in f
         for f in found
     ), found
 

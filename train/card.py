@@ -82,7 +82,8 @@ def render_model_card(
         header["datasets"] = [cfg.dataset]
     series = reward_series(log_history)
     final = [(k, v[-1][1]) for k, v in sorted(series.items())]
-    return environment().get_template(MODEL_CARD).render(
+    template = environment().get_template(MODEL_CARD)
+    return template.render(
         yaml_header=yaml.safe_dump(header, sort_keys=False).strip(),
         model_name=(repo_id or Path(cfg.output_dir).name or "VideoSSR model"),
         base_model=base,

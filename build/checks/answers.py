@@ -67,7 +67,8 @@ def check_grounding(row: dict, params: dict, add: Add) -> None:
     if answer != expected:
         add(
             "answer",
-            f"answer {answer!r} != {expected!r} re-derived from params (segment {start}+{length}, step {step})",
+            f"answer {answer!r} != {expected!r} re-derived from params "
+            f"(segment {start}+{length}, step {step})",
         )
     check_single_clip(row, params, n, add)
     pert = PERTURBATIONS.get(str(params["perturbation"]))

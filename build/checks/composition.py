@@ -240,7 +240,8 @@ def check_card(
         report.add(
             "readme",
             README,
-            f"videossr_fingerprint {meta.get('videossr_fingerprint')!r} != manifest {manifest.get('fingerprint')!r}",
+            f"videossr_fingerprint {meta.get('videossr_fingerprint')!r} != "
+            f"manifest {manifest.get('fingerprint')!r}",
         )
     expected_sets: dict[str, set[str]] = {"default": set(tally.shards)}
     for t in sorted({cfg.split("-", 1)[0] for cfg in by_dir}):
