@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _build_helpers import cli, mini_corpus
+from _build_helpers import cli
 from _reliability_helpers import H264, lavfi
 from videossr.build import cli as build_cli
 from videossr.build.sources import (
@@ -34,9 +34,10 @@ def _bytes_read() -> int:
     raise RuntimeError("no rchar in /proc/self/io")
 
 
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return mini_corpus(tmp_path_factory.mktemp("clips"))
+@pytest.fixture
+def clips(mini_corpus: Path) -> Path:
+    """Two short videos (``a.mp4``, ``b.mp4``) to copy into odd places."""
+    return mini_corpus
 
 
 def _odd_sources(root: Path, clips: Path) -> dict[str, Path]:
