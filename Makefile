@@ -19,11 +19,12 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# Arguments pass through: make bench ARGS="--workers 2 --repeats 1"
 bench: setup
-	$(PY) build/bench.py
+	$(PY) -m benchmarks.bench $(ARGS)
 
 bench-scale: setup
-	$(PY) build/bench_scale.py
+	$(PY) -m benchmarks.bench_scale $(ARGS)
 
 # VIUBench as an lmms-eval task, checked in lmms-eval 0.7.3's own cached environment (VIUBENCH=folder to
 # use a given build; default ./viubench, else a small one built on the fly).

@@ -1,4 +1,4 @@
-"""Render the dataset card (README.md) from ``cards/dataset_card.md.j2`` with Hub YAML metadata.
+"""Render the dataset card (README.md) from ``videossr/cards/dataset_card.md.j2`` with Hub YAML metadata.
 
 The YAML holds ``configs`` (default, per task, per task/subtype; shard paths carry the content fingerprint)
 and exact ``dataset_info`` (features, rows and bytes per config), so ``load_dataset(FOLDER)`` never serves
@@ -8,15 +8,16 @@ stale rows after a rebuild.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import yaml
+
+from videossr.cards import DATASET_CARD, render
 
 from .schema import COLUMN_DOCS, COLUMNS, features_yaml
 
-CARDS_DIR = Path(__file__).resolve().parent.parent / "cards"
-TEMPLATE = "dataset_card.md.j2"
+if TYPE_CHECKING:
+    from .shards import RepoSummary
 
 _TYPES = {
     "videos": "list[Video]",
@@ -41,7 +42,7 @@ def size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def yaml_metadata(summary: Any, manifest: dict[str, Any], pretty_name: str) -> dict[str, Any]:
+def yaml_metadata(summary: RepoSummary, manifest: dict[str, Any], pretty_name: str) -> dict[str, Any]:
     fp = summary.fingerprint
     configs: list[dict[str, Any]] = [
         {
@@ -89,7 +90,9 @@ def yaml_metadata(summary: Any, manifest: dict[str, Any], pretty_name: str) -> d
     return {
         "license": manifest.get("license", "other"),
         "license_name": manifest.get("license_name", "source-video-licences"),
-        "license_details": "The generation code and card are Apache-2.0; every video keeps the licence of its source video.",
+        "license_details": (
+            "The generation code and card are Apache-2.0; every video keeps the licence of its source video."
+        ),
         "pretty_name": pretty_name,
         "task_categories": ["video-text-to-text"],
         "language": ["en"],
@@ -101,7 +104,9 @@ def yaml_metadata(summary: Any, manifest: dict[str, Any], pretty_name: str) -> d
     }
 
 
-def render_card(summary: Any, manifest: dict[str, Any], *, dataset_name: str, has_preview: bool) -> str:
+def render_card(
+    summary: RepoSummary, manifest: dict[str, Any], *, dataset_name: str, has_preview: bool
+) -> str:
     pretty = manifest.get("pretty_name") or dataset_name
     meta = yaml_metadata(summary, manifest, pretty)
     counts = manifest.get("counts", {})
@@ -121,12 +126,8 @@ def render_card(summary: Any, manifest: dict[str, Any], *, dataset_name: str, ha
         ("source videos skipped", manifest.get("num_sources_skipped", 0)),
         ("videossr version", manifest.get("versions", {}).get("videossr", "")),
     ]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(CARDS_DIR)),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(TEMPLATE).render(
+    return render(
+        DATASET_CARD,
         yaml_header=yaml.dump(
             meta, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=1000
         ).rstrip(),
@@ -145,7 +146,7 @@ def render_card(summary: Any, manifest: dict[str, Any], *, dataset_name: str, ha
 
 
 def write_card(
-    out_dir: Path, summary: Any, manifest: dict[str, Any], *, dataset_name: str, has_preview: bool
+    out_dir: Path, summary: RepoSummary, manifest: dict[str, Any], *, dataset_name: str, has_preview: bool
 ) -> None:
     from .repo import atomic_write_text
 

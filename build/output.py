@@ -51,7 +51,8 @@ class OutputRefused(ValueError):
 
 
 def check_dataset_name(name: str) -> None:
-    """A dataset name is one folder name: letters, digits, ``.``, ``_``, ``-``, starting with a letter or digit."""
+    """A dataset name is one folder name: letters, digits, ``.``, ``_``, ``-``, starting with a letter or
+    digit."""
     if not DATASET_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         raise ValueError(
             f"dataset name {name!r} is not allowed: use letters, digits, '.', '_' and '-', starting with a "

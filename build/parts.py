@@ -1,4 +1,5 @@
-"""A work unit's result on disk: its part (the rows, parquet) and its marker (the summary, JSON).
+"""A work unit's result on disk: its part (the rows, parquet) and its marker (the summary, JSON), and the
+rows of many parts read back in id order.
 
 The part is synced before the marker is written and the marker is synced before the unit counts as done,
 so a finished unit survives a power loss. A marker or part that does not read back whole (empty, torn JSON,
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +23,55 @@ import pyarrow.parquet as pq
 from .faults import fault_point
 from .output import fsync_dir, write_durable
 from .schema import arrow_schema
+from .shards import ArrowRow
 
-SUMMARY_KEYS = frozenset({"unit", "source", "rows", "moved", "skipped_samples", "source_error"})
+OPEN_PARTS = 32  # parquet parts kept open while rows are written out
 
 
-def write_part(part: Path, marker: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class SkippedSample:
+    """A sample no draw could give (at its source and its fallbacks), and why."""
+
+    id: str
+    spec: str
+    source: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    """What one unit gave: its row ids, the samples made at a fallback source (sample id -> that source),
+    the samples it could not give, and why its source gave nothing (``None`` when it gave rows)."""
+
+    unit: str
+    source: str
+    rows: list[str] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)
+    skipped_samples: list[SkippedSample] = field(default_factory=list)
+    source_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "skipped_samples": [s.to_dict() for s in self.skipped_samples]}
+
+    @classmethod
+    def from_json(cls, data: object) -> UnitSummary:
+        """The summary a marker holds; ``ValueError`` when it is not one."""
+        if not isinstance(data, dict) or not {f.name for f in fields(cls)} <= set(data):
+            raise ValueError("not a unit summary")
+        rows, moved, skipped = data["rows"], data["moved"], data["skipped_samples"]
+        if not (isinstance(rows, list) and isinstance(moved, dict) and isinstance(skipped, list)):
+            raise ValueError("not a unit summary")
+        try:
+            samples = [SkippedSample(**s) for s in skipped]
+        except TypeError:
+            raise ValueError("not a unit summary") from None
+        return cls(data["unit"], data["source"], rows, moved, samples, data["source_error"])
+
+
+def write_part(part: Path, marker: Path, rows: list[dict[str, Any]], summary: UnitSummary) -> None:
     """Write a unit's rows (one row per row group: the driver reads them back one at a time, in id order,
     across parts) and then its summary, each synced to disk."""
     part.parent.mkdir(parents=True, exist_ok=True)
@@ -36,23 +84,47 @@ def write_part(part: Path, marker: Path, rows: list[dict[str, Any]], summary: di
         os.fsync(f.fileno())
     os.replace(tmp, part)
     fault_point("unit-marker")
-    write_durable(marker, json.dumps(summary, sort_keys=True).encode())
+    write_durable(marker, json.dumps(summary.to_json(), sort_keys=True).encode())
     fsync_dir(part.parent)
 
 
-def finished_summary(key: str, part: Path, marker: Path) -> dict[str, Any] | None:
+def finished_summary(key: str, part: Path, marker: Path) -> UnitSummary | None:
     """The summary of unit ``key`` when its marker and part are both complete and agree; None otherwise
     (not run yet, or cut short: the unit is run again)."""
     try:
-        summary = json.loads(marker.read_bytes())
+        summary = UnitSummary.from_json(json.loads(marker.read_bytes()))
     except (OSError, ValueError):
         return None
-    if not isinstance(summary, dict) or not set(summary) >= SUMMARY_KEYS or summary["unit"] != key:
-        return None
-    if not isinstance(summary["rows"], list):
+    if summary.unit != key:
         return None
     try:
         num_rows = pq.ParquetFile(part).metadata.num_rows
     except (OSError, ValueError, pa.ArrowException):
         return None
-    return summary if num_rows == len(summary["rows"]) else None
+    return summary if num_rows == len(summary.rows) else None
+
+
+def iter_part_rows(parts: list[Path], ids: list[str]) -> Iterator[ArrowRow]:
+    """Rows of all parts in id order, one row in memory at a time and every byte read once. Samples are dealt
+    to sources in turn, so id order visits the parts round-robin: parts hold one row per row group and each
+    row is read on its own, on this thread and without pre-buffering (pyarrow's I/O threads would each keep
+    a heap of freed pages). ``ParquetFile``, not ``pq.read_table``: the latter goes through
+    ``pyarrow.dataset``, whose import pulls in pandas."""
+    where: dict[str, tuple[Path, int, int]] = {}  # id -> (part, row group, row within it)
+    for part in parts:
+        pf = pq.ParquetFile(part)
+        for group in range(pf.num_row_groups):
+            for k, rid in enumerate(pf.read_row_group(group, columns=["id"]).column("id").to_pylist()):
+                where[rid] = (part, group, k)
+    handles: OrderedDict[Path, pq.ParquetFile] = OrderedDict()
+    for rid in sorted(ids):
+        part, group, k = where[rid]
+        if part not in handles:
+            handles[part] = pq.ParquetFile(part, pre_buffer=False)
+            if len(handles) > OPEN_PARTS:
+                handles.popitem(last=False)[1].close()
+        handles.move_to_end(part)
+        table = handles[part].read_row_group(group, use_threads=False).slice(k, 1)
+        yield ArrowRow(table.to_pylist()[0], table)
+    for pf in handles.values():
+        pf.close()

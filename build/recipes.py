@@ -1,6 +1,6 @@
 """Dataset recipes: how many samples of each task/subtype/difficulty, and the generation settings.
 
-Built in (SPEC 11): ``videossr-30k`` (12,000 grounding = 3,000 each of ChannelSwap, Rotate180, ZoomOut,
+Built in: ``videossr-30k`` (12,000 grounding = 3,000 each of ChannelSwap, Rotate180, ZoomOut,
 Mirror; 12,000 jigsaw easy; 6,000 counting easy; 48 frames at most 256x256) and ``viubench`` (9 subtypes x
 300; 48 frames at most 512x512). ``scaled(n)`` keeps the proportions (largest remainder). A YAML file can
 define any mix::

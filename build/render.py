@@ -19,32 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
-# x264's own default CRF: the clips stay close to the sampled frames (38.5 dB on natural content).
+# x264's own default CRF: the clips stay close to the sampled frames.
 DEFAULT_CRF = 23
-# The highest CRF a build accepts. Measured on 48-frame 340x192 clips of three corpora (the bench's generated
-# and natural ones, opencv's sample videos): at CRF 32 every built-in pixel perturbation still keeps 86-107 %
-# of its mean pixel change after encoding (Noise, which x264 partly smooths, 68-84 %), as much as at CRF 23,
-# so an anomaly stays about as visible as the build's own check saw it; CRF 28 leaves a margin. Each +3 CRF
-# is about 25 % fewer bytes and 1 dB less PSNR against the sampled frames (natural content: about 500 KB and
-# 38.5 dB per clip at CRF 23, 300 KB and 36.2 dB at 28).
+# The highest CRF a build accepts: up to it, every built-in pixel perturbation keeps about as much of its
+# pixel change after encoding as at the default CRF, so an anomaly stays as visible as the build's own check
+# saw it (tests/test_build_perf.py holds every perturbation to that at this CRF).
 MAX_CRF = 28
 DEFAULT_PRESET = "veryfast"
-# No B-frames: a quarter less x264 CPU for 2 % more bytes on 48-frame clips whose frames are ~1 s apart.
-# Frames ~1 s apart: motion search finds little (diamond search, same bytes as hex) and scene cuts are
-# everywhere (scenecut=0: fewer forced I-frames, smaller clips). Every training epoch decodes every clip
-# again, so decoding speed is chosen over the last bytes: no deblocking (on such clips it buys no PSNR:
-# 34.40 vs 34.42 dB against the source frames, same bytes; a third of the decode time) and CAVLC instead
-# of CABAC (8 % more bytes, still <= 250 KB per 48-frame 256x256 sample; another 40 % off decoding).
-# 4x4 transforms only (no 8x8dct: -0.5 to +1.1 % bytes, +0.1 to +0.4 dB against the source frames, 4-6 % less
-# encode CPU on the bench's generated and natural corpora and on opencv's sample videos) and no weighted
-# prediction (no fades between frames ~1 s apart): the clips are then Constrained Baseline, which every
-# H.264 decoder plays (browsers, phones, hardware decoders), not High.
-# Rate control sees every clip at 1 fps (force-cfr, fps=1; the container keeps the clip's real timing): x264's
-# CRF lowers quality as frames get shorter (for the eye, which misses detail in fast motion), clipping frame
-# durations to 0.04-1 s, so the same frames came out at 473 KB and 39.1 dB as a 1 fps clip, 356 KB and 37.9 dB
-# at 2.27 fps and 180 KB and 34.4 dB at 15 fps: a short video's clips (frames closer together) were worse than
-# a long one's. A model sees every frame, so every clip gets the quality x264 gives frames 1 s or more apart,
-# whatever its length (clips at <= 1 fps are unchanged).
+# A clip's frames are about a second apart, and every training epoch decodes every clip again, so x264 is set
+# for such clips and for decoding speed over the last bytes: no B-frames (cheaper to encode); diamond motion
+# search and no scene-cut detection (motion search finds little between frames a second apart, and cuts are
+# everywhere); no deblocking and CAVLC instead of CABAC (faster to decode); 4x4 transforms only and no
+# weighted prediction (no fades between such frames). The clips are then Constrained Baseline, a profile
+# every H.264 decoder plays (browsers, phones, hardware decoders).
+# Rate control sees every clip at 1 fps (force-cfr, fps=1; the container keeps the clip's real timing):
+# x264's CRF lowers the quality as frames get shorter, which would give a short video's clips (frames closer
+# together) a lower quality than a long one's. A model sees every frame, so every clip gets the quality x264
+# gives frames a second or more apart, whatever its length.
 X264_PARAMS = (
     "threads=1:lookahead-threads=1:bframes=0:me=dia:scenecut=0:no-deblock=1:cabac=0:8x8dct=0:weightp=0"
     ":force-cfr=1:fps=1"
@@ -122,12 +113,12 @@ def _rate(text: str | None) -> float:
 def probe(path: str | os.PathLike, timeout: float = 60) -> ProbeResult:
     """Probe the first video stream of ``path`` with the system's ffprobe (an independent reader for checks
     and tests; sources and published clips are probed by the build's decoder, see ``frames.FrameSampler``)."""
-    cmd = [
-        ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-show_entries",
+    entries = (
         "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,pix_fmt"
-        ":stream_side_data=rotation:stream_tags=rotate:format=duration",
-        "-of", "json", os.path.abspath(path),  # absolute: a name starting with '-' is not an option
-    ]  # fmt: skip
+        ":stream_side_data=rotation:stream_tags=rotate:format=duration"
+    )
+    cmd = [ffprobe_exe(), "-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "json"]
+    cmd.append(os.path.abspath(path))  # absolute: a name starting with '-' is not an option
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -187,9 +178,9 @@ def _check_clip(frames: np.ndarray, crf: int) -> np.ndarray:
 @cache
 def x264_params() -> str:
     """``X264_PARAMS`` for this machine. On CPUs with AVX-512, x264 is held to its AVX2 code: its AVX-512
-    code (in PyAV's bundled libx264) gave different bytes from one encode of the same frames to the next
-    (about 1 encode in 60 of a 64x48 clip), and with it clips were not reproducible. Every AVX-512 CPU has
-    all that x264's ``AVX2`` level uses (AVX2, FMA3, BMI1/2, LZCNT); the AVX2 code was also a little faster."""
+    code (in PyAV's bundled libx264) does not always give the same bytes for the same frames, and clips
+    must be reproducible. Every AVX-512 CPU has all that x264's ``AVX2`` level uses (AVX2, FMA3, BMI1/2,
+    LZCNT)."""
     import platform
 
     if platform.machine().lower() in ("x86_64", "amd64"):
@@ -237,8 +228,9 @@ def encode_clip(
     convert = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.BITEXACT
     with tempfile.TemporaryDirectory(prefix="videossr-enc-") as tmp:
         out = Path(tmp) / "clip.mp4"
-        with av.open(str(out), "w", format="mp4",
-                     container_options={"movflags": "+faststart", "fflags": "+bitexact"}) as container:  # fmt: skip
+        with av.open(
+            str(out), "w", format="mp4", container_options={"movflags": "+faststart", "fflags": "+bitexact"}
+        ) as container:
             stream = container.add_stream("libx264", rate=rate)
             ctx = stream.codec_context
             ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"
@@ -253,9 +245,12 @@ def encode_clip(
             }
             for i, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                    format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG,
-                    interpolation=convert, threads=1,
-                )  # fmt: skip
+                    format="yuv420p",
+                    dst_colorspace=Colorspace.ITU709,
+                    dst_color_range=ColorRange.MPEG,
+                    interpolation=convert,
+                    threads=1,
+                )
                 frame.pts, frame.time_base = i, ctx.time_base
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
@@ -309,8 +304,8 @@ def decode_clips(datas: list[bytes], timeout: float = 300) -> list[np.ndarray]:
             (Path(tmp) / f"in{k}.mp4").write_bytes(data)
             args += ["-i", str(Path(tmp) / f"in{k}.mp4")]
         for k in range(len(datas)):
-            args += ["-map", f"{k}:v:0", "-fps_mode", "passthrough", "-c:v", "ppm", "-f", "image2pipe",
-                     str(Path(tmp) / f"out{k}.ppm")]  # fmt: skip
+            out = str(Path(tmp) / f"out{k}.ppm")
+            args += ["-map", f"{k}:v:0", "-fps_mode", "passthrough", "-c:v", "ppm", "-f", "image2pipe", out]
         run_ffmpeg(args, timeout=timeout, what=f"decoding {len(datas)} clips")
         return [_parse_ppm_stream((Path(tmp) / f"out{k}.ppm").read_bytes()) for k in range(len(datas))]
 

@@ -13,9 +13,12 @@ One row per sample::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from datasets import Features
 
 COLUMNS: tuple[str, ...] = (
     "id", "task", "subtype", "difficulty", "system", "question", "answer",
@@ -29,7 +32,9 @@ COLUMN_DOCS: dict[str, str] = {
     "difficulty": "`easy` | `hard` | `custom`; `none` for grounding",
     "system": "the system prompt",
     "question": "the user text; each `<video>` marks where a clip goes (jigsaw: `Clip i: <video>`)",
-    "answer": "the verifiable answer (`start-end` seconds, `c,s,t` counts, or the play order such as `341562`)",
+    "answer": (
+        "the verifiable answer (`start-end` seconds, `c,s,t` counts, or the play order such as `341562`)"
+    ),
     "videos": "list of H.264 mp4 clips (bytes embedded), in the order of the `<video>` markers",
     "fps": "per clip: the frame rate it is encoded at; clip time = frame index / fps",
     "num_frames": "per clip: the number of frames",
@@ -39,7 +44,7 @@ COLUMN_DOCS: dict[str, str] = {
 }
 
 
-def features() -> Any:
+def features() -> Features:
     """The ``datasets.Features`` of a row (imported lazily: the writer must not need torch)."""
     from datasets import Features, List, Value, Video
 

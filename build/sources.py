@@ -305,7 +305,8 @@ def probe_source(
         return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
     try:
         # Probed by the decoder that will decode it, in its guarded child: a malformed file can hang or crash
-        # a demuxer (never this process), and the facts plans use (frame rate, duration, rotation) are its own.
+        # a demuxer (never this process), and the facts plans use (frame rate, duration, rotation) are its
+        # own.
         info = worker_sampler().probe(str(path), timeout)
     except DecodeError as exc:
         return Skipped(sid, f"not a readable video: {_scrub(str(exc), path)}")

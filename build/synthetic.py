@@ -1,4 +1,5 @@
-"""Procedurally generated source videos (ffmpeg lavfi sources with motion), for the demo, tests and benchmarks."""
+"""Procedurally generated source videos (ffmpeg lavfi sources with motion), for the demo, tests and
+benchmarks."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ LAVFI_SOURCES: dict[str, str] = {
     "life": "life=size={w}x{h}:rate={fps}:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00",
     "cellauto": "cellauto=size={w}x{h}:rate={fps}:rule=110",
     "gradients": "gradients=size={w}x{h}:rate={fps}:speed=0.05:seed={seed}",
-    "plasma": "nullsrc=size={w}x{h}:rate={fps},geq=r='128+120*sin(X/23+T*1.3)':g='128+120*sin(Y/17+T*0.9)':b='128+120*sin((X+Y)/31+T*1.7)'",
+    "plasma": (
+        "nullsrc=size={w}x{h}:rate={fps},"
+        "geq=r='128+120*sin(X/23+T*1.3)':g='128+120*sin(Y/17+T*0.9)':b='128+120*sin((X+Y)/31+T*1.7)'"
+    ),
 }
 
 
@@ -45,8 +49,8 @@ def make_synthetic_video(
             f"[bg][clock]overlay=x='mod(t*{7 * fps}\\,{max(1, width - box)})'"
             f":y='mod(t*{3 * fps}\\,{max(1, height - box)})':shortest=1"
         )
-    args = ["-f", "lavfi", "-i", graph, "-t", f"{duration}", "-c:v", "libx264", "-preset", "veryfast",
-            "-crf", str(crf), "-pix_fmt", "yuv420p", "-threads", "1"]  # fmt: skip
+    encode = f"-c:v libx264 -preset veryfast -crf {crf} -pix_fmt yuv420p -threads 1".split()
+    args = ["-f", "lavfi", "-i", graph, "-t", f"{duration}", *encode]
     if gop:
         args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
     args += ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", str(path)]

@@ -1,9 +1,9 @@
-"""Object counting (SPEC 2.2): paint circles, squares and triangles on some frames; answer ``"c,s,t"``.
+"""Object counting: paint circles, squares and triangles on some frames; answer ``"c,s,t"``.
 
 Faithful to the reference code's layout rules - each shape type gets 1..F frames, more than 8 indices
 apart, frames not shared between shape types, 1..I instances per frame, size 0.2-0.4 of the short side,
 colour channels in 50..255, squares and triangles rotated, centres in the central 70 % box - with the
-overlap bug fixed (SPEC 11): shapes never overlap (their circumscribed circles keep a gap) and never
+overlap bug fixed: shapes never overlap (their circumscribed circles keep a gap) and never
 cross the frame edge. A layout that cannot be placed is re-drawn, never emitted ambiguous.
 
 Shapes are rasterised with exact (aliased) masks so that the painted pixels are exactly the shape, which
@@ -51,8 +51,8 @@ class CountingConfig:
         slots = (self.num_frames - 1) // (self.min_frame_gap + 1) + 1
         if self.max_frames_per_shape > slots:
             raise ValueError(
-                f"{self.max_frames_per_shape} frames per shape cannot be more than {self.min_frame_gap} apart "
-                f"within {self.num_frames} frames"
+                f"{self.max_frames_per_shape} frames per shape cannot be more than {self.min_frame_gap} "
+                f"apart within {self.num_frames} frames"
             )
         lo, hi = self.size_range
         if not 0 < lo <= hi < 1:
@@ -255,8 +255,8 @@ def _ensure_contrast(shape: dict, frame: np.ndarray) -> None:
             break
     if best_contrast < MIN_CONTRAST:
         raise AmbiguousSample(
-            f"counting: a {shape['type']} on frame {shape['frame']} cannot stand out from the picture under it "
-            f"(mean colour difference {best_contrast:.1f} < {MIN_CONTRAST:.0f})"
+            f"counting: a {shape['type']} on frame {shape['frame']} cannot stand out from the picture under "
+            f"it (mean colour difference {best_contrast:.1f} < {MIN_CONTRAST:.0f})"
         )
     shape["color"] = [int(c) for c in best]
 

@@ -1,4 +1,4 @@
-"""Anomaly grounding (SPEC 2.1): perturb a segment of the 48 sampled frames; the answer is its time interval.
+"""Anomaly grounding: perturb a segment of the 48 sampled frames; the answer is its time interval.
 
 The answer is ``"{start:.1f}-{end:.1f}"`` in seconds of the clip timeline, end exclusive (the time of the
 first frame after the segment), exactly as the reference code. The clip is rendered at
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .perturbations import apply_pixels, fit_cover, get_perturbation
+from .perturbations import Perturbation, apply_pixels, fit_cover, get_perturbation
 from .prompts import SYSTEM_PROMPT, grounding_question, single_video_question
 from .sample import AmbiguousSample, FramePlan, Sample, VideoInfo, VideoTooShort
-from .timeline import DEFAULT_NUM_FRAMES, DEFAULT_SPAN, grid_for_units, indices_to_times
+from .timeline import DEFAULT_NUM_FRAMES, DEFAULT_SPAN, Grid, grid_for_units, indices_to_times
 
 TASK = "grounding"
 DIFFICULTY = "none"
@@ -27,7 +27,7 @@ class GroundingConfig:
     num_frames: int = DEFAULT_NUM_FRAMES
     min_segment: int = 8
     max_segment: int = 16
-    speed_factor: float = 2.0  # Slow/Fast: segment sampled this many times denser/sparser (SPEC 11)
+    speed_factor: float = 2.0  # Slow/Fast: segment sampled this many times denser/sparser
     span: tuple[float, float] = DEFAULT_SPAN
     min_visible_change: float = 6.0  # mean |delta| (0-255) a perturbed boundary frame must show
 
@@ -66,28 +66,12 @@ def plan(
     }
 
     if pert.kind == "speed":
-        assert pert.speed_factor is not None
-        fast = pert.speed_factor > 1.0
-        k = config.speed_factor
-        if fast:
-            # The segment consumes k steps per frame: size the grid so the whole plan still fits.
-            grid = grid_for_units(info, n - length + length * k, config.span)
-            seg_step = int(round(grid.interval * k))
-        else:
-            grid = grid_for_units(info, n, config.span)
-            seg_step = int(round(grid.interval / k))
-            if seg_step < 1 or seg_step >= grid.interval:
-                raise VideoTooShort(
-                    f"Slow needs a sampling interval of at least {int(np.ceil(k))} source frames, "
-                    f"has {grid.interval}"
-                )
-        steps = np.full(n - 1, grid.interval, dtype=np.int64)
-        steps[start : start + length - 1] = seg_step  # diffs between consecutive segment frames
-        indices = grid.start + np.concatenate([[0], np.cumsum(steps)])
-        params["speed_factor"] = seg_step / grid.interval
+        indices, params["speed_factor"], grid = _speed_indices(info, pert, config, start, length)
+        grid_step = grid.step_seconds
     else:
         grid = grid_for_units(info, n, config.span)
         indices = grid.indices(n)
+        grid_step = grid.step_seconds
 
     params["source_indices"] = indices.tolist()
     params["source_fps"] = float(info.fps)
@@ -96,7 +80,7 @@ def plan(
         subtype=pert.name,
         difficulty=DIFFICULTY,
         times=indices_to_times(indices, info.fps),
-        frame_step=grid.step_seconds,
+        frame_step=grid_step,
         params=params,
     )
     if pert.kind == "swap":
@@ -106,6 +90,37 @@ def plan(
     params["_min_visible_change"] = config.min_visible_change
     params["_span"] = list(config.span)
     return frame_plan
+
+
+def _speed_grid(info: VideoInfo, pert: Perturbation, config: GroundingConfig, length: int) -> Grid:
+    """The sampling grid of a Slow/Fast plan: a Fast segment consumes ``speed_factor`` steps per frame, so
+    the grid is sized for the whole plan to fit."""
+    n, k = config.num_frames, config.speed_factor
+    assert pert.speed_factor is not None
+    if pert.speed_factor > 1.0:
+        return grid_for_units(info, n - length + length * k, config.span)
+    return grid_for_units(info, n, config.span)
+
+
+def _speed_indices(
+    info: VideoInfo, pert: Perturbation, config: GroundingConfig, start: int, length: int
+) -> tuple[np.ndarray, float, Grid]:
+    """Source indices of a Slow/Fast plan (the segment sampled ``speed_factor`` times denser or sparser), the
+    speed factor the integer steps give, and the grid of the frames outside the segment."""
+    grid, k = _speed_grid(info, pert, config, length), config.speed_factor
+    assert pert.speed_factor is not None
+    if pert.speed_factor > 1.0:
+        seg_step = int(round(grid.interval * k))
+    else:
+        seg_step = int(round(grid.interval / k))
+        if seg_step < 1 or seg_step >= grid.interval:
+            raise VideoTooShort(
+                f"Slow needs a sampling interval of at least {int(np.ceil(k))} source frames, "
+                f"has {grid.interval}"
+            )
+    steps = np.full(config.num_frames - 1, grid.interval, dtype=np.int64)
+    steps[start : start + length - 1] = seg_step  # diffs between consecutive segment frames
+    return grid.start + np.concatenate([[0], np.cumsum(steps)]), seg_step / grid.interval, grid
 
 
 def secondary_times(frame_plan: FramePlan, other: VideoInfo) -> np.ndarray:
@@ -139,23 +154,20 @@ def _visible(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16))))
 
 
-def make(frame_plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None = None) -> Sample:
-    """Apply the planned perturbation to the decoded frames and emit the sample."""
-    params = dict(frame_plan.params)
-    pert = get_perturbation(params["perturbation"])
-    n, start, length = params["num_frames"], params["segment_start"], params["segment_length"]
-    frames = np.asarray(frames)
-    if frames.shape[0] != n or frames.ndim != 4 or frames.dtype != np.uint8:
-        raise ValueError(
-            f"grounding expects {n} uint8 frames (n, H, W, 3), got {frames.dtype} {frames.shape}"
-        )
-    rng = np.random.default_rng(params["seed"])
-    times = frame_plan.times.copy()
-    out = frames.copy()
+def _perturb(
+    frame_plan: FramePlan,
+    pert: Perturbation,
+    frames: np.ndarray,
+    secondary: np.ndarray | None,
+    rng: np.random.Generator,
+    params: dict,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The clip's frames with the segment perturbed, and their source times (a reorder reorders them);
+    the perturbation's drawn parameters go into ``params``. A speed plan already chose the segment's
+    source times: its frames are used as decoded."""
+    start, length = params["segment_start"], params["segment_length"]
     segment = slice(start, start + length)
-    threshold = float(params.pop("_min_visible_change", GroundingConfig.min_visible_change))
-    params.pop("_span", None)
-
+    out, times = frames.copy(), frame_plan.times.copy()
     if pert.kind == "pixels":
         per_frame = []
         for i in range(start, start + length):
@@ -180,20 +192,44 @@ def make(frame_plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None
         h, w = frames.shape[1:3]
         for j in range(length):
             out[start + j] = fit_cover(np.asarray(secondary[j]), h, w)
-    # speed: the plan already chose the segment's source times; the frames are used as decoded.
+    return out, times
 
+
+def _check_visible(
+    pert: Perturbation, frames: np.ndarray, out: np.ndarray, start: int, length: int, threshold: float
+) -> None:
+    """Reject a sample whose anomaly a viewer could not see: a speed change in a still segment, or a
+    perturbed boundary frame that barely differs from the clean one."""
     if pert.kind == "speed":
         change = _visible(frames[start], frames[start + length - 1])
         if change < threshold:
             raise AmbiguousSample(f"{pert.name}: no visible motion in the segment (mean change {change:.2f})")
-    else:
-        for i in (start, start + length - 1):
-            change = _visible(out[i], frames[i])
-            if change < threshold:
-                raise AmbiguousSample(
-                    f"{pert.name}: perturbed frame {i} differs from the clean frame by only {change:.2f} "
-                    f"(< {threshold}); the anomaly would not be visible"
-                )
+        return
+    for i in (start, start + length - 1):
+        change = _visible(out[i], frames[i])
+        if change < threshold:
+            raise AmbiguousSample(
+                f"{pert.name}: perturbed frame {i} differs from the clean frame by only {change:.2f} "
+                f"(< {threshold}); the anomaly would not be visible"
+            )
+
+
+def make(frame_plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None = None) -> Sample:
+    """Apply the planned perturbation to the decoded frames and emit the sample."""
+    params = dict(frame_plan.params)
+    pert = get_perturbation(params["perturbation"])
+    n, start, length = params["num_frames"], params["segment_start"], params["segment_length"]
+    frames = np.asarray(frames)
+    if frames.shape[0] != n or frames.ndim != 4 or frames.dtype != np.uint8:
+        raise ValueError(
+            f"grounding expects {n} uint8 frames (n, H, W, 3), got {frames.dtype} {frames.shape}"
+        )
+    rng = np.random.default_rng(params["seed"])
+    threshold = float(params.pop("_min_visible_change", GroundingConfig.min_visible_change))
+    params.pop("_span", None)
+
+    out, times = _perturb(frame_plan, pert, frames, secondary, rng, params)
+    _check_visible(pert, frames, out, start, length, threshold)
 
     step = frame_plan.frame_step
     answer = format_interval(start * step, (start + length) * step)

@@ -1,4 +1,4 @@
-"""Temporal jigsaw (SPEC 2.3): cut the 48 frames into n equal clips, show them shuffled.
+"""Temporal jigsaw: cut the 48 frames into n equal clips, show them shuffled.
 
 Each clip is its own video input (``Clip i: <video>``) whose timestamps start at 0, so timestamps cannot
 leak the order. The answer is the play order of the positions shown: ``answer[k]`` is the 1-based position

@@ -1,4 +1,4 @@
-"""The anomaly-grounding perturbation catalogue (SPEC 2.1 and 11): 17 entries in a registry a user can extend.
+"""The anomaly-grounding perturbation catalogue: 17 entries in a registry a user can extend.
 
 Four kinds of perturbation exist:
 
@@ -47,7 +47,7 @@ class Perturbation:
     kind: str = "pixels"
     fn: Callable[..., Any] | None = None
     speed_factor: float | None = None  # >1: Fast (sparser source times); <1: Slow (denser)
-    ranges: dict[str, Any] = field(default_factory=dict)  # documented parameter ranges (SPEC 2.1)
+    ranges: dict[str, Any] = field(default_factory=dict)  # documented parameter ranges
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -121,7 +121,7 @@ def _letterbox(picture: np.ndarray, canvas_h: int, canvas_w: int) -> np.ndarray:
 
 
 def fit_cover(picture: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize and centre-crop ``picture`` to exactly ``height x width`` without distorting it (used by Swap)."""
+    """Resize and centre-crop ``picture`` to exactly ``height x width`` without distorting it (for Swap)."""
     h, w = picture.shape[:2]
     if (h, w) == (height, width):
         return picture.copy()
@@ -197,7 +197,7 @@ def rotate180(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @register_perturbation("Rotate90", group="spatial", description="the video is rotated 90 degrees clockwise")
 def rotate90(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    # SPEC 11: keep the frame size; the rotated picture is letterboxed on black.
+    # Keep the frame size: the rotated picture is letterboxed on black.
     return _letterbox(np.rot90(frame, k=-1), frame.shape[0], frame.shape[1])
 
 
@@ -263,8 +263,8 @@ def shuffle(length: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str
     group="temporal",
     kind="reorder",
     description=(
-        "the video appears to freeze and stutter on a few frames, this means instead of playing smoothly, the "
-        "video repeatedly freezes on a single frame before jumping to the next."
+        "the video appears to freeze and stutter on a few frames, this means instead of playing smoothly, "
+        "the video repeatedly freezes on a single frame before jumping to the next."
     ),
     ranges={"holds": (2, 5)},
 )
@@ -290,8 +290,8 @@ PERTURBATIONS["Slow"] = Perturbation(
     kind="speed",
     speed_factor=0.5,
     description=(
-        "the video slows down, this means the motion in this segment plays noticeably slower than in the rest "
-        "of the video." + SPEED_NOTE
+        "the video slows down, this means the motion in this segment plays noticeably slower than in the "
+        "rest of the video." + SPEED_NOTE
     ),
     ranges={"factor": 2.0},
 )
@@ -301,8 +301,8 @@ PERTURBATIONS["Fast"] = Perturbation(
     kind="speed",
     speed_factor=2.0,
     description=(
-        "the video speeds up, this means the motion in this segment appears jerky and rushed compared with the "
-        "rest of the video." + SPEED_NOTE
+        "the video speeds up, this means the motion in this segment appears jerky and rushed compared with "
+        "the rest of the video." + SPEED_NOTE
     ),
     ranges={"factor": 2.0},
 )
@@ -313,7 +313,7 @@ PERTURBATIONS["Swap"] = Perturbation(
     description="the clip is replaced by a clip from another video",
 )
 
-# The paper's 14 subtypes plus the reference code's Rotate90, Rotate270 and Swap (SPEC 11).
+# The paper's 14 subtypes plus the reference code's Rotate90, Rotate270 and Swap.
 BUILTIN_PERTURBATIONS: tuple[str, ...] = (
     "Grayscale", "Invert", "ChannelSwap", "Rotate90", "Rotate180", "Rotate270", "Noise", "Shuffle", "Swap",
     "ZoomIn", "ZoomOut", "Mirror", "Blur", "Saturation", "StutterHold", "Slow", "Fast",

@@ -1,4 +1,4 @@
-"""The paper's exact prompts (SPEC 2.1-2.3, Appendix Fig. 9-11).
+"""The paper's exact prompts (its Appendix, Fig. 9-11).
 
 The perturbation descriptions live with their perturbations in :mod:`videossr.tasks.perturbations`.
 """
@@ -17,10 +17,10 @@ GROUNDING_TEMPLATE = (
 
 COUNTING_QUESTION = (
     "Count the number of circles, squares, and triangles that appear in this video. Be aware that the shapes "
-    "can appear in any color and at any angle of rotation. They may be present on one or multiple frames, and "
-    "any given frame can contain more than one shape. Provide the answer as three comma-separated numbers in "
-    "the format: circles,squares,triangles. For example, if you see 3 circles, 1 square, and 4 triangles, "
-    "your answer should be '3,1,4'."
+    "can appear in any color and at any angle of rotation. They may be present on one or multiple frames, "
+    "and any given frame can contain more than one shape. Provide the answer as three comma-separated "
+    "numbers in the format: circles,squares,triangles. For example, if you see 3 circles, 1 square, and 4 "
+    "triangles, your answer should be '3,1,4'."
 )
 
 # The paper's two jigsaw prompts, verbatim. Other clip counts use the generic template below,
@@ -59,7 +59,8 @@ def grounding_question(description: str) -> str:
 
 
 def jigsaw_instruction(num_clips: int) -> str:
-    """The jigsaw instruction for ``num_clips`` clips: the paper's text for 6 and 8, the same wording otherwise."""
+    """The jigsaw instruction for ``num_clips`` clips: the paper's text for 6 and 8, the same wording
+    otherwise."""
     if num_clips == 6:
         return _JIGSAW_6
     if num_clips == 8:
@@ -70,17 +71,18 @@ def jigsaw_instruction(num_clips: int) -> str:
     example = [((i + num_clips // 2) % num_clips) + 1 for i in range(num_clips)]
     parts = [f"the clip at position {pos} is the {_ordinal(k + 1)} part" for k, pos in enumerate(example)]
     parts[0] = (
-        f"the clip at position {example[0]} of this video is the true beginning (the 1st clip of the original video)"
+        f"the clip at position {example[0]} of this video is the true beginning "
+        "(the 1st clip of the original video)"
     )
     sequence = ", ".join(parts[:-1]) + f", and finally {parts[-1]}"
     digits = _NUMBER_WORDS[num_clips]
     article = "an" if digits[0] in "aeiou" else "a"
     return (
-        f"This video is presented as {num_clips} separate clips, which are in a shuffled order. Your task is to "
-        f"determine the correct chronological sequence. Please output {article} {digits}-digit number that "
-        f"specifies the order in which to play the clips you are seeing (labeled 1 through {num_clips} by their "
-        f"position). For example, if you decide that {sequence}, then your answer should be "
-        f"'{''.join(map(str, example))}'."
+        f"This video is presented as {num_clips} separate clips, which are in a shuffled order. "
+        f"Your task is to determine the correct chronological sequence. Please output {article} "
+        f"{digits}-digit number that specifies the order in which to play the clips you are seeing "
+        f"(labeled 1 through {num_clips} by their position). For example, if you decide that {sequence}, "
+        f"then your answer should be '{''.join(map(str, example))}'."
     )
 
 

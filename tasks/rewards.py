@@ -1,4 +1,4 @@
-"""Verifiable rewards (SPEC 3) and VIUBench scoring (SPEC 4). Pure functions of (completion, answer).
+"""Verifiable rewards and VIUBench scoring. Pure functions of (completion, answer).
 
 Smooth rewards are the paper's: grounding IoU; counting mean of ``max(0, 1 - |p - g| / g)`` over the
 three shapes; jigsaw ``1 - displacement / floor(n^2 / 2)``. ``strict=True`` gives 1.0 only for an exactly
@@ -106,7 +106,7 @@ def reward(task: str, completion: str, answer: str, strict: bool = False) -> flo
 
 
 def viubench_score(task: str, completion: str, answer: str) -> float:
-    """VIUBench per-item score (SPEC 4): grounding IoU; counting per-shape exact match averaged over the
+    """VIUBench per-item score: grounding IoU; counting per-shape exact match averaged over the
     three shapes; jigsaw 1 only for the exact permutation."""
     if task == "grounding":
         return grounding_reward(completion, answer)

@@ -28,7 +28,7 @@ class VideoTooShort(SampleRejected):
 
 
 class AmbiguousSample(SampleRejected):
-    """The perturbation would not be visible (e.g. a static or flat segment), so the answer is not verifiable."""
+    """The perturbation would not be visible (e.g. a static or flat segment): the answer is not verifiable."""
 
 
 TaskName = Literal["grounding", "counting", "jigsaw"]

@@ -1,7 +1,7 @@
 """Which source frames a sample uses: the paper's 48-frame sampling grid and its variants.
 
 Everything is computed in integer source-frame indices (then ``time = index / fps``) so that a
-decoder asked for those timestamps returns exactly those frames. SPEC 2.0: the middle 90 % of the
+decoder asked for those timestamps returns exactly those frames. The paper's grid: the middle 90 % of the
 video, ``start = int(0.05 N)``, ``end = int(0.95 N)``, ``interval = (end - start) // 48`` and indices
 ``start + i * interval``.
 """
@@ -61,7 +61,7 @@ def grid_for_units(info: VideoInfo, units: float, span: tuple[float, float] = DE
 def base_indices(
     info: VideoInfo, n: int = DEFAULT_NUM_FRAMES, span: tuple[float, float] = DEFAULT_SPAN
 ) -> np.ndarray:
-    """The paper's evenly spaced sampling grid (SPEC 2.0) as source-frame indices."""
+    """The paper's evenly spaced sampling grid as source-frame indices."""
     return grid_for_units(info, n, span).indices(n)
 
 

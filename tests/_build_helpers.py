@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from videossr.build.recipes import MixEntry, Recipe
+from videossr.build.config import BuildConfig
+from videossr.build.frames import DecodedFrames, DecodeError, FrameSampler
+from videossr.build.pipeline import BuildResult, build
+from videossr.build.recipes import MixEntry, Recipe, load_recipe
 from videossr.build.render import decode_all_frames
 from videossr.build.synthetic import make_synthetic_video
-from videossr.tasks import TaskSpec
+from videossr.tasks import FramePlan, Sample, SampleRejected, TaskSpec, make_sample
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,18 +39,17 @@ def make_null_frame_avi(path: Path, lavfi: str = "testsrc") -> Path:
     from videossr.build.render import run_ffmpeg
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(["-f", "lavfi", "-i", f"{lavfi}=size=160x120:rate=30", "-t", "12", "-vf", r"select=not(mod(n\,3))",
-                "-fps_mode", "passthrough", "-r", "30", "-c:v", "mpeg4", "-q:v", "5", str(path)])  # fmt: skip
+    source = ["-f", "lavfi", "-i", f"{lavfi}=size=160x120:rate=30", "-t", "12"]
+    every_third = ["-vf", r"select=not(mod(n\,3))", "-fps_mode", "passthrough", "-r", "30"]
+    run_ffmpeg([*source, *every_third, "-c:v", "mpeg4", "-q:v", "5", str(path)])
     return path
 
 
 def small_recipe(name: str = "mini", max_pixels: int = 96 * 96) -> Recipe:
     """Every task family and the perturbation kinds with special timelines (pixels, reorder, speed, swap)."""
-    specs = [
-        ("grounding", "ChannelSwap"), ("grounding", "Mirror"), ("grounding", "ZoomOut"), ("grounding", "Shuffle"),
-        ("grounding", "StutterHold"), ("grounding", "Slow"), ("grounding", "Fast"), ("grounding", "Swap"),
-        ("counting", "easy"), ("counting", "hard"), ("jigsaw", "easy"), ("jigsaw", "hard"),
-    ]  # fmt: skip
+    grounding = ("ChannelSwap", "Mirror", "ZoomOut", "Shuffle", "StutterHold", "Slow", "Fast", "Swap")
+    specs = [("grounding", s) for s in grounding]
+    specs += [("counting", "easy"), ("counting", "hard"), ("jigsaw", "easy"), ("jigsaw", "hard")]
     return Recipe(name, tuple(MixEntry(TaskSpec(t, s), 1) for t, s in specs), max_pixels=max_pixels)
 
 
@@ -72,6 +74,52 @@ def mini_corpus(root: Path) -> Path:
     return root
 
 
+MINI_BUILD = "videossr-30k"  # the recipe of ``build_mini``
+MINI_SAMPLES = 6
+
+
+def build_mini(corpus: Path, out: Path, seed: int) -> BuildResult:
+    """``videossr-30k`` scaled to ``MINI_SAMPLES`` samples from ``corpus`` into ``out`` (2 workers)."""
+    recipe = load_recipe(MINI_BUILD).scaled(MINI_SAMPLES)
+    config = BuildConfig(out_dir=out, seed=seed, workers=2, progress=False)
+    return build([recipe], [corpus], config, on_progress=lambda m: None)
+
+
 def cli(*args: str) -> list[str]:
     """The command line of ``python build/run.py ARGS``."""
     return [sys.executable, str(REPO / "build" / "run.py"), *args]
+
+
+class RecordingSampler(FrameSampler):
+    """The build's frame sampler, recording every frame index it is asked to decode, per source path; the
+    paths in ``refuse`` fail as a file that does not decode."""
+
+    def __init__(self, refuse: tuple[str, ...] = (), timeout: float = 60) -> None:
+        super().__init__(timeout)
+        self.decoded: dict[str, list[int]] = {}
+        self.calls = 0
+        self.refuse = refuse
+        self.refused: list[str] = []
+
+    def frames_at(self, path: str, indices, *args, **kwargs) -> DecodedFrames:
+        if str(path) in self.refuse:
+            self.refused.append(str(path))
+            raise DecodeError("invalid data found when processing input")
+        self.calls += 1
+        self.decoded.setdefault(str(path), []).extend(int(i) for i in indices)
+        return super().frames_at(path, indices, *args, **kwargs)
+
+
+class RejectFirst:
+    """``make_sample`` that rejects the first ``n`` draws (as if the anomaly were invisible there) and makes
+    the rest; ``rejected`` counts the rejections (set it to 0 to reject the next ``n`` again)."""
+
+    def __init__(self, n: int, reason: str = "test: invisible here") -> None:
+        self.n, self.reason, self.rejected, self.calls = n, reason, 0, 0
+
+    def __call__(self, plan: FramePlan, frames: np.ndarray, secondary: np.ndarray | None = None) -> Sample:
+        self.calls += 1
+        if self.rejected < self.n:
+            self.rejected += 1
+            raise SampleRejected(self.reason)
+        return make_sample(plan, frames, secondary)

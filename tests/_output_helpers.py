@@ -12,7 +12,8 @@ from pathlib import Path
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every entry under ``root`` (hidden ones too, links not followed): file hashes, link targets, folders."""
+    """Every entry under ``root`` (hidden ones too, links not followed): file hashes, link targets and
+    folders."""
     out: dict[str, str] = {}
     if not root.exists() and not root.is_symlink():
         return out
@@ -34,7 +35,8 @@ def snapshot(root: Path) -> dict[str, str]:
 REWRITE = """
 import json, sys
 from pathlib import Path
-from videossr.build.repo import finalize_repo, iter_repo_rows
+from videossr.build.repo import finalize_repo
+from videossr.build.shards import iter_repo_rows
 ref, target, atomic = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 rows = sorted(iter_repo_rows(ref), key=lambda r: r["id"])
 manifest = json.loads((ref / "build_manifest.json").read_text())

@@ -78,16 +78,28 @@ def make_messy_corpus(root: Path) -> Path:
     )
     (root / "bad/truncated_front_index.mp4").write_bytes(fast.read_bytes()[: fast.stat().st_size // 2])
     # Variable frame rate: the first half at 24 fps, the second at 12 fps, timestamps kept.
-    lavfi(root / "odd/vfr.mp4", "testsrc2=size=160x120:rate=24", 6,
-          [*H264, "-vf", "setpts='if(lt(N,72),N/24,3+(N-72)/12)/TB'", "-fps_mode", "vfr"])  # fmt: skip
+    lavfi(
+        root / "odd/vfr.mp4",
+        "testsrc2=size=160x120:rate=24",
+        6,
+        [*H264, "-vf", "setpts='if(lt(N,72),N/24,3+(N-72)/12)/TB'", "-fps_mode", "vfr"],
+    )
     lavfi(root / "tmp/upright.mp4", "testsrc2=size=160x96:rate=24", 4, H264)
-    _ff(["-i", str(root / "tmp/upright.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90",
-         str(root / "odd/rotated_phone.mp4")])  # fmt: skip
+    rotated = ["-c", "copy", "-metadata:s:v:0", "rotate=90", str(root / "odd/rotated_phone.mp4")]
+    _ff(["-i", str(root / "tmp/upright.mp4"), *rotated])
     shutil.rmtree(root / "tmp")
-    lavfi(root / "odd/ten_bit.mp4", "testsrc2=size=160x120:rate=24", 4,
-          ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"])  # fmt: skip
-    lavfi(root / "odd/hevc.mp4", "testsrc2=size=160x120:rate=24", 4,
-          ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-x265-params", "log-level=error"])  # fmt: skip
+    lavfi(
+        root / "odd/ten_bit.mp4",
+        "testsrc2=size=160x120:rate=24",
+        4,
+        ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"],
+    )
+    lavfi(
+        root / "odd/hevc.mp4",
+        "testsrc2=size=160x120:rate=24",
+        4,
+        ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-x265-params", "log-level=error"],
+    )
     lavfi(
         root / "odd/vp9.webm",
         "testsrc2=size=160x120:rate=24",

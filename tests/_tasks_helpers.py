@@ -1,7 +1,8 @@
-"""Shared helpers for the tasks/ tests: a synthetic 'decoder', sample builders and an independent shape counter.
+"""Shared helpers for the tasks/ tests: a synthetic 'decoder', sample builders and an independent shape
+counter.
 
 Nothing here uses the code under test to compute an expected value: frames are rendered from their source
-frame index, the sampling grid is recomputed from SPEC 2.0, and counting samples are measured with a
+frame index, the sampling grid is recomputed from its definition, and counting samples are measured with a
 connected-component labelling written from scratch.
 """
 
@@ -15,12 +16,12 @@ from functools import lru_cache
 import numpy as np
 from videossr.tasks import TaskSpec, VideoInfo, make_sample, plan_sample, resolve_secondary
 
-# A 40 s video at 24 fps: 960 frames, the sampled 90 % spans frames 48..912, interval 18 (SPEC 2.0).
+# A 40 s video at 24 fps: 960 frames, the sampled 90 % spans frames 48..912, interval 18.
 DEFAULT_INFO = VideoInfo(duration=40.0, fps=24.0, num_frames=960, width=96, height=64)
 
 
 def spec_grid(info: VideoInfo, n: int = 48) -> tuple[int, int]:
-    """SPEC 2.0, written out: ``start = int(0.05 N)``, ``interval = (int(0.95 N) - start) // n``."""
+    """The paper's grid, written out: ``start = int(0.05 N)``, ``interval = (int(0.95 N) - start) // n``."""
     start = int(0.05 * info.num_frames)
     end = int(0.95 * info.num_frames)
     return start, (end - start) // n

@@ -1,4 +1,4 @@
-"""Shared helpers for the build/verify.py tests: small valid dataset repos and ways to break copies of them."""
+"""Shared helpers for the verify tests: small valid dataset repos and ways to break copies of them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from videossr.build.repo import write_samples_repo
 from videossr.tasks import (
     Sample,
@@ -58,7 +57,8 @@ def make_samples(
     seed: int = 0,
     params: dict[str, dict] | None = None,
 ) -> list[tuple[str, str, Sample]]:
-    """``(id, source, Sample)`` for each ``(task, subtype, source)``; ``params``: TaskSpec overrides by task/subtype."""
+    """``(id, source, Sample)`` for each ``(task, subtype, source)``; ``params``: TaskSpec overrides by
+    task/subtype."""
     info = VideoInfo(
         duration=SOURCE_FRAMES / SOURCE_FPS,
         fps=SOURCE_FPS,
@@ -99,18 +99,6 @@ def write_repo(out: Path, rows: tuple[tuple[str, str, str], ...], name: str, see
     }
     write_samples_repo(samples, out, dataset_name=name, manifest=manifest)
     return out
-
-
-_CACHE: dict[str, Path] = {}
-
-
-def clean_repos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The two valid repos (built once per test session): ``main`` and a disjoint ``other``."""
-    if "main" not in _CACHE:
-        base = tmp_path_factory.mktemp("verify-clean")
-        _CACHE["main"] = write_repo(base / "videossr-mini", MAIN_ROWS, "videossr-mini")
-        _CACHE["other"] = write_repo(base / "viubench-mini", OTHER_ROWS, "viubench-mini", seed=1)
-    return _CACHE["main"], _CACHE["other"]
 
 
 def copy_repo(src: Path, dst: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from videossr.build import cli
 from videossr.build.frames import fit_size
-from videossr.build.pipeline import split_sources
+from videossr.build.plan import split_sources
 from videossr.build.recipes import MixEntry, Recipe, load_recipe, videossr_30k, viubench
 from videossr.build.sources import Source
 from videossr.tasks import TaskSpec
@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "build" / "run.py"), *args], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(REPO / "build" / "run.py"), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_documents_every_option():
@@ -63,9 +64,13 @@ def test_paper_recipes_have_the_paper_mixes():
     assert r30.total == 30000 and r30.max_pixels == 256 * 256
     counts = {e.spec.key: e.count for e in r30.mix}
     assert counts == {
-        "grounding/ChannelSwap": 3000, "grounding/Rotate180": 3000, "grounding/ZoomOut": 3000,
-        "grounding/Mirror": 3000, "jigsaw/easy": 12000, "counting/easy": 6000,
-    }  # fmt: skip
+        "grounding/ChannelSwap": 3000,
+        "grounding/Rotate180": 3000,
+        "grounding/ZoomOut": 3000,
+        "grounding/Mirror": 3000,
+        "jigsaw/easy": 12000,
+        "counting/easy": 6000,
+    }
     vb = viubench()
     assert vb.total == 2700 and vb.max_pixels == 512 * 512 and len(vb.mix) == 9
     assert all(e.count == 300 for e in vb.mix)

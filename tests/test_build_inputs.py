@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _build_helpers import cli, mini_corpus
+from _build_helpers import cli
 from _reliability_helpers import H264, lavfi
 from videossr.build import cli as build_cli
 from videossr.build.sources import (
@@ -34,9 +34,10 @@ def _bytes_read() -> int:
     raise RuntimeError("no rchar in /proc/self/io")
 
 
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return mini_corpus(tmp_path_factory.mktemp("clips"))
+@pytest.fixture
+def clips(mini_corpus: Path) -> Path:
+    """Two short videos (``a.mp4``, ``b.mp4``) to copy into odd places."""
+    return mini_corpus
 
 
 def _odd_sources(root: Path, clips: Path) -> dict[str, Path]:
@@ -98,10 +99,16 @@ def test_a_build_over_odd_paths_reports_them_and_uses_the_rest(clips, tmp_path):
     odd = _odd_sources(tmp_path, clips)
     out = tmp_path / "out"
     summary = tmp_path / "summary.json"
-    args = ["--sources", str(odd["folder"]), str(odd["list"]), "--datasets", "videossr-30k", "--num-samples", "4",
-            "--out-dir", str(out), "--workers", "1", "--no-progress", "--no-verify"]  # fmt: skip
-    done = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "VIDEOSSR_BUILD_SUMMARY": str(summary)})  # fmt: skip
+    sources = ["--sources", str(odd["folder"]), str(odd["list"])]
+    what = ["--datasets", "videossr-30k", "--num-samples", "4", "--out-dir", str(out)]
+    args = [*sources, *what, "--workers", "1", "--no-progress", "--no-verify"]
+    done = subprocess.run(
+        cli(*args),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VIDEOSSR_BUILD_SUMMARY": str(summary)},
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     manifest = json.loads((out / "videossr-30k" / "build_manifest.json").read_text())
     reasons = {s["source"]: s["reason"] for s in manifest["skipped_sources"]}

@@ -12,19 +12,23 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _build_helpers import cli, mini_corpus, tree_digest
+from _build_helpers import MINI_BUILD, MINI_SAMPLES, build_mini, cli, tree_digest
 from _output_helpers import loaded_ids, rewrite_in_child, snapshot, wait_until_stopped
 from videossr.build import cli as build_cli
+from videossr.build.config import BuildConfig
 from videossr.build.faults import DRIVER_POINTS, FAULT_AT_ENV
 from videossr.build.output import OWNER_MARKER, OutputRefused, recover
 from videossr.build.parts import finished_summary
-from videossr.build.pipeline import BuildConfig, build, plan_units, run_unit
+from videossr.build.pipeline import build
+from videossr.build.plan import plan_units
 from videossr.build.recipes import load_recipe
-from videossr.build.repo import finalize_repo, iter_repo_rows
+from videossr.build.repo import finalize_repo
+from videossr.build.shards import iter_repo_rows
 from videossr.build.sources import discover, probe_source
+from videossr.build.unit import run_unit
 
-NAME = "videossr-30k"
-SAMPLES = 6
+NAME = MINI_BUILD
+SAMPLES = MINI_SAMPLES
 
 
 def _config(out: Path, seed: int) -> BuildConfig:
@@ -32,27 +36,32 @@ def _config(out: Path, seed: int) -> BuildConfig:
 
 
 def _build(corpus: Path, out: Path, seed: int):
-    recipe = load_recipe(NAME).scaled(SAMPLES)
-    return build([recipe], [corpus], _config(out, seed), on_progress=lambda m: None)
+    return build_mini(corpus, out, seed)
 
 
 def _cli_args(corpus: Path, out: Path, seed: int) -> list[str]:
-    return ["--sources", str(corpus), "--datasets", NAME, "--num-samples", str(SAMPLES), "--out-dir", str(out),
-            "--seed", str(seed), "--workers", "2", "--no-progress", "--no-verify"]  # fmt: skip
+    what = [
+        "--sources",
+        str(corpus),
+        "--datasets",
+        NAME,
+        "--num-samples",
+        str(SAMPLES),
+        "--out-dir",
+        str(out),
+    ]
+    return [*what, "--seed", str(seed), "--workers", "2", "--no-progress", "--no-verify"]
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return mini_corpus(tmp_path_factory.mktemp("corpus"))
+@pytest.fixture
+def corpus(mini_corpus: Path) -> Path:
+    return mini_corpus
 
 
-@pytest.fixture(scope="module")
-def versions(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@pytest.fixture
+def versions(mini_builds: dict[str, Path]) -> dict[str, Path]:
     """Two builds of the same dataset: "old" (seed 1, the one on disk) and "new" (seed 2, the next one)."""
-    base = tmp_path_factory.mktemp("versions")
-    _build(corpus, base / "old", seed=1)
-    _build(corpus, base / "new", seed=2)
-    return {"old": base / "old" / NAME, "new": base / "new" / NAME}
+    return mini_builds
 
 
 def _place(dataset: Path, out: Path) -> Path:
@@ -176,8 +185,13 @@ def test_a_second_build_into_the_same_folder_exits_1_and_deletes_nothing(corpus,
     second finds the lock, says so and exits 1, deleting nothing; the first then completes."""
     out = tmp_path / "out"
     _place(versions["old"], out)
-    first = subprocess.Popen(cli(*_cli_args(corpus, out, seed=2)), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, FAULT_AT_ENV: "swap:pause"})  # fmt: skip
+    first = subprocess.Popen(
+        cli(*_cli_args(corpus, out, seed=2)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, FAULT_AT_ENV: "swap:pause"},
+    )
     try:
         wait_until_stopped(first.pid)
         staged = out / ".videossr-work" / NAME / "staging"
@@ -270,7 +284,7 @@ def test_a_corrupt_or_empty_unit_marker_or_part_means_the_unit_is_redone(corpus,
     assert tree_digest(out / NAME) == tree_digest(versions["new"])
     for part in parts[:2]:
         summary = finished_summary(part.stem, part, part.with_suffix(".json"))
-        assert summary is not None and summary["unit"] == part.stem
+        assert summary is not None and summary.unit == part.stem
 
 
 def _mount_tmpfs(where: Path, size: str) -> bool:

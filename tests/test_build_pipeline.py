@@ -1,4 +1,5 @@
-"""End-to-end builds of small recipes from generated sources, checked independently from the decoded output."""
+"""End-to-end builds of small recipes from generated sources, checked independently from the decoded
+output."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from _build_helpers import decode_clip, make_corpus, small_recipe, tree_digest
 from videossr.build.frames import FrameSampler
 from videossr.build.pipeline import BuildConfig, build
 from videossr.build.render import encode_clip, probe
-from videossr.build.repo import iter_repo_rows
+from videossr.build.shards import iter_repo_rows
 from videossr.tasks import jigsaw
 from videossr.tasks.parsing import parse_interval
 
@@ -31,8 +32,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _build(corpus: Path, out: Path, seed: int = SEED, said: list[str] | None = None):
     recipes = [small_recipe("mini"), small_recipe("mini-bench").scaled(4)]
-    return build(recipes, [corpus], BuildConfig(out_dir=out, seed=seed, workers=2, progress=False),
-                 on_progress=(said.append if said is not None else lambda m: None))  # fmt: skip
+    return build(
+        recipes,
+        [corpus],
+        BuildConfig(out_dir=out, seed=seed, workers=2, progress=False),
+        on_progress=(said.append if said is not None else lambda m: None),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,7 @@ def _clean_render(corpus: Path, row: dict, clip: int = 0) -> np.ndarray:
     h, w = decode_clip(row["videos"][clip]).shape[1:3]
     sampler = FrameSampler()
     try:
-        frames = sampler.frames_at(str(src), idx, w, h)
+        frames = sampler.frames_at(str(src), idx, w, h).frames
     finally:
         sampler.close()
     from videossr.build.render import decode_all_frames

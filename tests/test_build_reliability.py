@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,17 +16,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
-from _build_helpers import make_null_frame_avi, small_recipe, tree_digest
+from _build_helpers import RecordingSampler, build_mini, make_null_frame_avi, small_recipe, tree_digest
 from _reliability_helpers import EXPECTED, make_messy_corpus
-from videossr.build import repo as repo_mod
+from videossr.build.config import BuildConfig
+from videossr.build.faults import FAULT_AT_ENV
 from videossr.build.frames import DecodeError, FrameSampler
-from videossr.build.pipeline import BuildConfig, build
+from videossr.build.pipeline import build
+from videossr.build.plan import plan_units
 from videossr.build.recipes import load_recipe
 from videossr.build.render import probe
-from videossr.build.repo import iter_repo_rows
+from videossr.build.repo import finalize_repo
+from videossr.build.shards import iter_repo_rows
+from videossr.build.source_frames import decodable_info
 from videossr.build.sources import Source, discover, probe_source, source_id
 from videossr.build.synthetic import make_synthetic_video
+from videossr.build.unit import content_key, run_unit
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,8 +46,12 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def messy_build(messy: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("messy_out")
     recipe = load_recipe("videossr-30k").scaled(36)
-    result = build([recipe], [messy], BuildConfig(out_dir=out, seed=3, workers=2, progress=False, decode_timeout=60),
-                   on_progress=lambda m: None)  # fmt: skip
+    result = build(
+        [recipe],
+        [messy],
+        BuildConfig(out_dir=out, seed=3, workers=2, progress=False, decode_timeout=60),
+        on_progress=lambda m: None,
+    )
     return out / "videossr-30k", result
 
 
@@ -70,7 +81,7 @@ def test_every_bad_input_is_skipped_with_a_reason_and_every_good_one_used(messy_
     assert "empty file" in skipped["bad/zero"]
     assert "too short" in skipped["bad/one_frame"] and "too short" in skipped["bad/short"]
     # build/verify.py passes on the result.
-    from videossr.build.verify import verify_repo
+    from videossr.build.checks import verify_repo
 
     report = verify_repo(folder)
     assert not report.problems, report.problems
@@ -172,28 +183,14 @@ def test_rotated_phone_video_frames_come_out_upright(messy):
     info = probe_source("odd/rotated_phone", path)  # what the build turns frames by
     assert isinstance(info, Source) and info.rotation in (90, 270)
     w, h = info.width, info.height  # display size
+    first_frame = ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     ref = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "pipe:1",
-        ],
-        capture_output=True,
-        check=True,
+        ["ffmpeg", "-v", "error", "-i", str(path), *first_frame], capture_output=True, check=True
     ).stdout
     upright = np.frombuffer(ref, np.uint8).reshape(h, w, 3)
     sampler = FrameSampler()
     try:
-        frame = sampler.frames_at(str(path), [0], w, h, info.rotation)[0]
+        frame = sampler.frames_at(str(path), [0], w, h, info.rotation).frames[0]
     finally:
         sampler.close()
     assert frame.shape == upright.shape
@@ -258,34 +255,39 @@ def test_source_ids_never_escape_their_root(tmp_path):
     assert inside.exists()
 
 
-def _mini_corpus(root: Path) -> Path:
-    make_synthetic_video(root / "a.mp4", "testsrc2", width=128, height=96, fps=24, duration=8)
-    make_synthetic_video(root / "b.mp4", "plasma", width=96, height=128, fps=24, duration=8)
-    return root
-
-
-def test_killed_worker_is_retried_and_the_build_completes(tmp_path, monkeypatch):
-    corpus = _mini_corpus(tmp_path / "corpus")
-    recipe = small_recipe("mini").scaled(6)
-    cfg = dict(seed=1, workers=2, progress=False)
-    build([recipe], [corpus], BuildConfig(out_dir=tmp_path / "ref", **cfg), on_progress=lambda m: None)
+def test_killed_worker_is_retried_and_the_build_completes(mini_corpus, mini_builds, tmp_path, monkeypatch):
     marker = tmp_path / "killed"
     monkeypatch.setenv("VIDEOSSR_FAULT_KILL_ONCE", str(marker))
-    result = build(
-        [recipe], [corpus], BuildConfig(out_dir=tmp_path / "out", **cfg), on_progress=lambda m: None
-    )
+    result = build_mini(mini_corpus, tmp_path / "out", seed=1)
     assert marker.exists(), "the fault was not injected"
     assert result.datasets[0].built == 6
-    assert tree_digest(tmp_path / "out" / "mini") == tree_digest(tmp_path / "ref" / "mini")
+    assert tree_digest(tmp_path / "out" / "videossr-30k") == tree_digest(mini_builds["old"])
 
 
 def _cli(out: Path, corpus: Path) -> list[str]:
-    return [sys.executable, str(REPO / "build" / "run.py"), "--sources", str(corpus), "--datasets", "videossr-30k",
-            "--num-samples", "8", "--out-dir", str(out), "--workers", "2", "--no-progress", "--no-verify"]  # fmt: skip
+    what = [
+        "--sources",
+        str(corpus),
+        "--datasets",
+        "videossr-30k",
+        "--num-samples",
+        "8",
+        "--out-dir",
+        str(out),
+    ]
+    return [
+        sys.executable,
+        str(REPO / "build" / "run.py"),
+        *what,
+        "--workers",
+        "2",
+        "--no-progress",
+        "--no-verify",
+    ]
 
 
-def test_build_killed_at_random_points_then_rerun_is_byte_identical(tmp_path):
-    corpus = _mini_corpus(tmp_path / "corpus")
+def test_build_killed_at_random_points_then_rerun_is_byte_identical(mini_corpus, tmp_path):
+    corpus = mini_corpus
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     ref = subprocess.run(_cli(tmp_path / "ref", corpus), capture_output=True, text=True, timeout=600, env=env)
     assert ref.returncode == 0, ref.stderr[-2000:]
@@ -293,8 +295,13 @@ def test_build_killed_at_random_points_then_rerun_is_byte_identical(tmp_path):
     out = tmp_path / "out"
     rng = np.random.default_rng(0)
     for delay in sorted(rng.uniform(2.0, 9.0, size=2)):
-        proc = subprocess.Popen(_cli(out, corpus), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            _cli(out, corpus),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
         time.sleep(delay)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -309,94 +316,71 @@ def test_build_killed_at_random_points_then_rerun_is_byte_identical(tmp_path):
     assert not (work / "staging").exists() and not (work / "previous").exists()
 
 
-def test_write_error_stops_cleanly_and_keeps_what_was_built(tmp_path, monkeypatch):
-    corpus = _mini_corpus(tmp_path / "corpus")
-    recipe = small_recipe("mini").scaled(3)
-    build(
-        [recipe],
-        [corpus],
-        BuildConfig(out_dir=tmp_path, seed=2, workers=1, progress=False),
-        on_progress=lambda m: None,
-    )
-    folder = tmp_path / "mini"
+def test_write_error_stops_cleanly_and_keeps_what_was_built(mini_builds, tmp_path, monkeypatch):
+    folder = tmp_path / "videossr-30k"
+    shutil.copytree(mini_builds["new"], folder)
     before = tree_digest(folder)
     rows = sorted(iter_repo_rows(folder), key=lambda r: r["id"])
 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(repo_mod.pq.ParquetWriter, "write_table", disk_full)
+    monkeypatch.setattr(
+        pq.ParquetWriter, "write_table", disk_full
+    )  # the disk fills up while shards are written
     with pytest.raises(OSError) as info:
-        repo_mod.finalize_repo(iter(rows), folder, dataset_name="mini", manifest={})
+        finalize_repo(iter(rows), folder, dataset_name="videossr-30k", manifest={})
     assert info.value.errno == errno.ENOSPC
     assert tree_digest(folder) == before
-    assert not (tmp_path / ".videossr-work" / "mini" / "staging").exists()
+    assert not (tmp_path / ".videossr-work" / "videossr-30k" / "staging").exists()
 
 
 def test_cli_reports_disk_full_in_one_clear_line(tmp_path, monkeypatch, capsys):
-    from videossr.build import cli, pipeline
+    from videossr.build import cli
 
-    def disk_full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(pipeline, "build", disk_full)
-    code = cli.main(["--sources", str(tmp_path), "--out-dir", str(tmp_path / "o")])
+    monkeypatch.setenv(FAULT_AT_ENV, "locked:enospc")  # the disk is full once the build holds its locks
+    (tmp_path / "videos").mkdir()
+    code = cli.main(["--sources", str(tmp_path / "videos"), "--out-dir", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 1
     assert "no space left on device" in err and "re-run the same command" in err
     assert "Traceback" not in err
 
 
-def test_error_writing_a_dataset_while_the_next_ones_units_run_stops_the_build(tmp_path, monkeypatch):
+def test_error_writing_a_dataset_while_the_next_ones_units_run_stops_the_build(
+    mini_corpus, tmp_path, monkeypatch
+):
     """A dataset is written (shards, card, preview) in a driver thread while the workers run the next
-    dataset's units: an error there still stops the build with that error, and the results keep recipe order."""
-    from videossr.build import pipeline
-
-    corpus = _mini_corpus(tmp_path / "corpus")
+    dataset's units: an error there still stops the build with that error, and the results keep recipe
+    order."""
     recipes = [small_recipe("one").scaled(2), small_recipe("two").scaled(2)]
     cfg = BuildConfig(out_dir=tmp_path / "ok", seed=3, workers=1, progress=False)
-    result = build(recipes, [corpus], cfg, on_progress=lambda m: None)
-    assert [d.name for d in result.datasets] == ["one", "two"] and [d.built for d in result.datasets] == [
-        2,
-        2,
-    ]
-    real_finalize = pipeline.finalize_repo
-
-    def full_disk_for_one(rows, out_dir, **kw):
-        if kw["dataset_name"] == "one":
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_finalize(rows, out_dir, **kw)
-
-    monkeypatch.setattr(pipeline, "finalize_repo", full_disk_for_one)
+    result = build(recipes, [mini_corpus], cfg, on_progress=lambda m: None)
+    assert [d.name for d in result.datasets] == ["one", "two"]
+    assert [d.built for d in result.datasets] == [2, 2]
+    monkeypatch.setenv(FAULT_AT_ENV, "shards:enospc")  # the first dataset's shards fill the disk
     cfg = BuildConfig(out_dir=tmp_path / "full", seed=3, workers=1, progress=False)
     with pytest.raises(OSError) as info:
-        build(recipes, [corpus], cfg, on_progress=lambda m: None)
+        build(recipes, [mini_corpus], cfg, on_progress=lambda m: None)
     assert info.value.errno == errno.ENOSPC
     assert not (tmp_path / "full" / "one" / "data").exists()
 
 
-def test_a_draw_that_repeats_an_earlier_sample_of_its_source_is_drawn_again(tmp_path, monkeypatch):
+def test_a_draw_that_repeats_an_earlier_sample_of_its_source_is_drawn_again(mini_corpus, tmp_path):
     """A source gives several samples when the recipe asks for more than there are sources; a draw that gives
     the same frames and answer as an earlier sample of the source is rejected and drawn again (here every
     sample's n-th draw is the same draw, so without that all three rows would be one sample)."""
-    from videossr.build import pipeline
     from videossr.build.recipes import MixEntry, Recipe
     from videossr.tasks import TaskSpec
 
-    corpus = _mini_corpus(tmp_path / "corpus")
-    (sid, path), *_ = discover([corpus])[0]
+    (sid, path), *_ = discover([mini_corpus])[0]
     source = probe_source(sid, str(path), min_frames=54)
     recipe = Recipe("dup", (MixEntry(TaskSpec("jigsaw", "easy"), 3),), max_pixels=64 * 64)
-    monkeypatch.setattr(
-        pipeline, "sample_rng", lambda seed, dataset, index, attempt: np.random.default_rng(attempt)
-    )
-    (unit,) = pipeline.plan_units(recipe, [source], BuildConfig(seed=0), tmp_path / "parts")
-    summary = pipeline.run_unit(unit)
-    assert len(summary["rows"]) == 3 and not summary["skipped_samples"]
-    import pyarrow.parquet as pq
-
+    (unit,) = plan_units(recipe, [source], BuildConfig(seed=0), tmp_path / "parts")
+    summary = run_unit(unit, rng=lambda seed, dataset, index, attempt: np.random.default_rng(attempt))
+    assert len(summary.rows) == 3 and not summary.skipped_samples
     rows = pq.read_table(unit.part_path).to_pylist()
-    assert len({pipeline._content_key(r) for r in rows}) == 3
+    assert len({content_key(r) for r in rows}) == 3
     assert len({r["answer"] for r in rows}) == 3  # the same clips (the source's 48 frames), shown in 3 orders
 
 
@@ -404,7 +388,6 @@ def test_swap_with_a_second_video_that_has_null_frames_plans_on_its_decodable_fr
     """Swap's second video is planned, like every source, on the frames its decoder delivers: an AVI whose
     container lists three times the frames that decode (null frames) gives its frames to the other source's
     Swap sample, where asking for frames past its end failed the whole unit."""
-    from videossr.build import pipeline
     from videossr.build.recipes import MixEntry, Recipe
     from videossr.tasks import TaskSpec
 
@@ -419,18 +402,17 @@ def test_swap_with_a_second_video_that_has_null_frames_plans_on_its_decodable_fr
     finally:
         sampler.close()
     recipe = Recipe("swap", (MixEntry(TaskSpec("grounding", "Swap"), 2),), max_pixels=64 * 48)
-    units = pipeline.plan_units(recipe, sources, BuildConfig(seed=0), tmp_path / "parts")
+    units = plan_units(recipe, sources, BuildConfig(seed=0), tmp_path / "parts")
     unit = next(u for u in units if u.source.id == "a")
     assert [j.secondary.id for j in unit.jobs] == ["b"]
-    summary = pipeline.run_unit(unit)
-    assert summary["source_error"] is None and not summary["skipped_samples"], summary
-    assert len(summary["rows"]) == 1
+    summary = run_unit(unit)
+    assert summary.source_error is None and not summary.skipped_samples, summary
+    assert len(summary.rows) == 1
 
 
-def test_swap_whose_second_video_does_not_decode_loses_that_sample_only(tmp_path, monkeypatch):
+def test_swap_whose_second_video_does_not_decode_loses_that_sample_only(tmp_path):
     """A second video that fails to decode rejects the Swap sample that needs it, with a reason naming that
     video, tried once per unit; the unit's other samples are made and its own source is not blamed."""
-    from videossr.build import pipeline
     from videossr.build.recipes import MixEntry, Recipe
     from videossr.tasks import TaskSpec
 
@@ -443,28 +425,22 @@ def test_swap_whose_second_video_does_not_decode_loses_that_sample_only(tmp_path
         (MixEntry(TaskSpec("grounding", "Swap"), 3), MixEntry(TaskSpec("jigsaw", "easy"), 3)),
         max_pixels=64 * 48,
     )
-    units = pipeline.plan_units(recipe, sources, BuildConfig(seed=0), tmp_path / "parts")
+    units = plan_units(recipe, sources, BuildConfig(seed=0), tmp_path / "parts")
     unit, swap = next(
         (u, j) for u in units for j in u.jobs if j.spec.subtype == "Swap" and u.source.id != j.secondary.id
     )
     bad = swap.secondary
-    tries = []
-    real = FrameSampler.frames_at
-
-    def frames_at(self, path, *args, **kwargs):
-        if path == bad.path:
-            tries.append(path)
-            raise DecodeError("invalid data found when processing input")
-        return real(self, path, *args, **kwargs)
-
-    monkeypatch.setattr(FrameSampler, "frames_at", frames_at)
-    summary = pipeline.run_unit(unit)
-    assert summary["source_error"] is None
-    skipped = {s["id"]: s["reason"] for s in summary["skipped_samples"]}
+    sampler = RecordingSampler(refuse=(bad.path,))
+    try:
+        summary = run_unit(unit, sampler=sampler)
+    finally:
+        sampler.close()
+    assert summary.source_error is None
+    skipped = {s.id: s.reason for s in summary.skipped_samples}
     assert swap.sample_id in skipped and f"second video {bad.id} does not decode" in skipped[swap.sample_id]
     others = [j.sample_id for j in unit.jobs if j.secondary is None or j.secondary.id != bad.id]
-    assert others and set(others) <= set(summary["rows"])
-    assert len(tries) == 1
+    assert others and set(others) <= set(summary.rows)
+    assert sampler.refused == [bad.path]
 
 
 def test_frames_spread_by_null_frames_are_planned_at_their_real_rate_a_truncated_file_keeps_its_rate(
@@ -474,7 +450,6 @@ def test_frames_spread_by_null_frames_are_planned_at_their_real_rate_a_truncated
     its frames are planned at 10 fps, so a clip's timeline (frame index / fps) matches the source times of
     its frames and it plays in real time. A truncated MP4 also decodes fewer frames than it lists, but they
     are its first ones at its own rate: planned at 24 fps as before."""
-    from videossr.build import pipeline
     from videossr.build.recipes import MixEntry, Recipe
     from videossr.build.render import run_ffmpeg
     from videossr.tasks import TaskSpec
@@ -493,18 +468,17 @@ def test_frames_spread_by_null_frames_are_planned_at_their_real_rate_a_truncated
     }
     sampler = FrameSampler(60)
     try:
-        null_info = pipeline._decodable_info(sampler, sources["null"], 64 * 48)
-        cut_info = pipeline._decodable_info(sampler, sources["cut"], 64 * 48)
+        null_info = decodable_info(sampler, sources["null"], 64 * 48)
+        cut_info = decodable_info(sampler, sources["cut"], 64 * 48)
         cut_count = sampler.count_frames(sources["cut"].path)
     finally:
         sampler.close()
     assert sources["null"].fps == 30 and null_info.num_frames == 120 and abs(null_info.fps - 10) < 0.1
     assert sources["cut"].num_frames == 192 and 54 <= cut_count < 0.9 * 192 and cut_info.fps == 24
     recipe = Recipe("null", (MixEntry(TaskSpec("counting", "easy"), 1),), max_pixels=64 * 48)
-    units = pipeline.plan_units(recipe, [sources["null"]], BuildConfig(seed=0), tmp_path / "parts")
-    summary = pipeline.run_unit(units[0])
-    assert summary["source_error"] is None and len(summary["rows"]) == 1, summary
-    import pyarrow.parquet as pq
+    units = plan_units(recipe, [sources["null"]], BuildConfig(seed=0), tmp_path / "parts")
+    summary = run_unit(units[0])
+    assert summary.source_error is None and len(summary.rows) == 1, summary
 
     [row] = pq.read_table(units[0].part_path).to_pylist()
     fps, times = row["fps"][0], np.asarray(row["frame_times"][0])

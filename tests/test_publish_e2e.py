@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from _build_helpers import make_corpus
 from hub_endpoint import HubEndpoint, run_client
 from videossr.build.publish import publishable
 
@@ -30,10 +30,10 @@ STRAYS = {
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def built(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A small finished build of both datasets; the arguments that resume it."""
     base = tmp_path_factory.mktemp("push")
-    corpus = make_corpus(base / "corpus", duration=4.0)
+    corpus = small_corpus
     args = [
         "--sources",
         str(corpus),
@@ -246,13 +246,11 @@ def test_the_account_is_checked_before_anything_is_created(hub, built, tmp_path)
     assert {r.action for r in hub.log} <= {"whoami"} and hub.repos == {}
 
 
-def test_a_dataset_verify_flags_is_not_pushed(hub, tmp_path):
+def test_a_dataset_verify_flags_is_not_pushed(hub, small_corpus, tmp_path):
     """A source named like a token: verify flags the leak, and the push is refused with nothing created."""
-    corpus = make_corpus(tmp_path / "corpus", duration=4.0)
-    videos = sorted(corpus.rglob("*.mp4"))
-    videos[0].rename(corpus / ("hf_" + "T" * 32 + ".mp4"))
-    for other in videos[1:]:
-        other.unlink()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(sorted(small_corpus.rglob("*.mp4"))[0], corpus / ("hf_" + "T" * 32 + ".mp4"))
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text("name: tiny\nmix:\n  - {task: jigsaw, subtype: easy, count: 2}\n")
     args = [

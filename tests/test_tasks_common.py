@@ -1,4 +1,5 @@
-"""What every task shares: determinism, the paper's prompts, the sampling grid, the sample model and errors."""
+"""What every task shares: determinism, the paper's prompts, the sampling grid, the sample model and
+errors."""
 
 from __future__ import annotations
 
@@ -34,35 +35,38 @@ SPECS = [TaskSpec("grounding", name) for name in sorted(BUILTIN_PERTURBATIONS)] 
 ]
 IDS = [spec.key for spec in SPECS]
 
-# The reference code's prompts (pretext_tasks/*.py at b0d2acb), verbatim; SPEC 2.1-2.3 quotes them.
+# The reference code's prompts (pretext_tasks/*.py at b0d2acb), verbatim.
 REF_SYSTEM = "Based on this video, provide the answer directly."
 REF_GROUNDING = (
-    "In a segment of this video, {description}. Your task is to identify the precise time interval of this change. "
-    "Please only provide the start and end times in seconds, formatted as <start_time>-<end_time> (e.g., '14.5-26.2')."
+    "In a segment of this video, {description}. Your task is to identify the precise time interval of this "
+    "change. Please only provide the start and end times in seconds, formatted as <start_time>-<end_time> "
+    "(e.g., '14.5-26.2')."
 )
 REF_COUNTING = (
-    "Count the number of circles, squares, and triangles that appear in this video. Be aware that the shapes can "
-    "appear in any color and at any angle of rotation. They may be present on one or multiple frames, and any given "
-    "frame can contain more than one shape. Provide the answer as three comma-separated numbers in the format: "
-    "circles,squares,triangles. For example, if you see 3 circles, 1 square, and 4 triangles, your answer should be "
-    "'3,1,4'."
+    "Count the number of circles, squares, and triangles that appear in this video. Be aware that the shapes "
+    "can appear in any color and at any angle of rotation. They may be present on one or multiple frames, "
+    "and any given frame can contain more than one shape. Provide the answer as three comma-separated "
+    "numbers in the format: circles,squares,triangles. For example, if you see 3 circles, 1 square, and 4 "
+    "triangles, your answer should be '3,1,4'."
 )
 REF_JIGSAW_6 = (
-    "This video is presented as 6 separate clips, which are in a shuffled order. Your task is to determine the correct "
-    "chronological sequence. Please output a six-digit number that specifies the order in which to play the clips "
-    "you are seeing (labeled 1 through 6 by their position). For example, if you decide that the clip at position 3 "
-    "of this video is the true beginning (the 1st clip of the original video), the clip at position 4 is the 2nd "
-    "part, the clip at position 1 is the 3rd part, the clip at position 5 is the 4th part, the clip at position 6 is "
-    "the 5th part, and finally the clip at position 2 is the 6th part, then your answer should be '341562'."
+    "This video is presented as 6 separate clips, which are in a shuffled order. Your task is to determine "
+    "the correct chronological sequence. Please output a six-digit number that specifies the order in which "
+    "to play the clips you are seeing (labeled 1 through 6 by their position). For example, if you decide "
+    "that the clip at position 3 of this video is the true beginning (the 1st clip of the original video), "
+    "the clip at position 4 is the 2nd part, the clip at position 1 is the 3rd part, the clip at position 5 "
+    "is the 4th part, the clip at position 6 is the 5th part, and finally the clip at position 2 is the 6th "
+    "part, then your answer should be '341562'."
 )
 REF_JIGSAW_8 = (
-    "This video is presented as 8 separate clips, which are in a shuffled order. Your task is to determine the correct "
-    "chronological sequence. Please output an eight-digit number that specifies the order in which to play the clips "
-    "you are seeing (labeled 1 through 8 by their position). For example, if you decide that the clip at position 5 "
-    "of this video is the true beginning (the 1st clip of the original video), the clip at position 1 is the 2nd "
-    "part, the clip at position 8 is the 3rd part, the clip at position 2 is the 4th part, the clip at position 7 is "
-    "the 5th part, the clip at position 4 is the 6th part, the clip at position 6 is the 7th part, and finally the "
-    "clip at position 3 is the 8th part, then your answer should be '51827463'."
+    "This video is presented as 8 separate clips, which are in a shuffled order. Your task is to determine "
+    "the correct chronological sequence. Please output an eight-digit number that specifies the order in "
+    "which to play the clips you are seeing (labeled 1 through 8 by their position). For example, if you "
+    "decide that the clip at position 5 of this video is the true beginning (the 1st clip of the original "
+    "video), the clip at position 1 is the 2nd part, the clip at position 8 is the 3rd part, the clip at "
+    "position 2 is the 4th part, the clip at position 7 is the 5th part, the clip at position 4 is the 6th "
+    "part, the clip at position 6 is the 7th part, and finally the clip at position 3 is the 8th part, then "
+    "your answer should be '51827463'."
 )
 
 
@@ -161,12 +165,12 @@ def test_questions_are_the_papers_prompts(spec):
 
 
 def test_grounding_prompt_quoted_in_the_spec():
-    """SPEC 2.1 (Appendix Fig. 9), with the ChannelSwap description."""
+    """The paper's grounding prompt (Appendix Fig. 9), with the ChannelSwap description."""
     _, sample = build(TaskSpec("grounding", "ChannelSwap"), 0)
     assert sample.question == (
-        "<video>\nIn a segment of this video, the red and blue color channels in the video are swapped. Your task is "
-        "to identify the precise time interval of this change. Please only provide the start and end times in "
-        "seconds, formatted as <start_time>-<end_time> (e.g., '14.5-26.2')."
+        "<video>\nIn a segment of this video, the red and blue color channels in the video are swapped. Your "
+        "task is to identify the precise time interval of this change. Please only provide the start and end "
+        "times in seconds, formatted as <start_time>-<end_time> (e.g., '14.5-26.2')."
     )
 
 
@@ -187,7 +191,7 @@ def test_other_clip_counts_follow_the_papers_wording(n):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The sampling grid (SPEC 2.0) and the sample model
+# The sampling grid and the sample model
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,4 +1,4 @@
-"""Object counting (SPEC 2.2, 11): samples drawn on black frames are counted with an independent method
+"""Object counting: samples drawn on black frames are counted with an independent method
 (8-connected components, classified by geometry) and must count exactly to their answers."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_10000_counting_samples_count_exactly_to_their_answers():
     samples = sum(s["samples"] for _, s in results)
     assert samples == 10_000
     assert problems == [], f"{len(problems)} problems, first: {problems[:10]}"
-    # The count ranges are used in full: easy up to 9, hard beyond 9 (SPEC 4: [1, 9] and [1, 16]).
+    # The count ranges are used in full: easy up to 9, hard beyond 9 ([1, 9] and [1, 16]).
     assert max(s["max_easy"] for _, s in results) == 9
     assert max(s["max_hard"] for _, s in results) > 12
     print(f"10,000 counting samples checked in {time.monotonic() - t0:.1f} s with {workers} workers")

@@ -1,4 +1,4 @@
-"""Anomaly grounding (SPEC 2.1, 11): every perturbation's defining property on real pixels, the segment and
+"""Anomaly grounding: every perturbation's defining property on real pixels, the segment and
 its answer, the frame plans of Slow/Fast/Swap, the registry, and the rejection of invisible anomalies."""
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ REFERENCE_DESCRIPTIONS = {
     "Rotate180": "the video is rotated 180 degrees",
     "Rotate270": "the video is rotated 270 degrees clockwise",
     "Noise": "Gaussian noise is added to the video",
-    "Shuffle": "the frames are shuffled, this means the order of events is scrambled, making the action appear "
-    "illogical and chaotic",
+    "Shuffle": (
+        "the frames are shuffled, this means the order of events is scrambled, making the action appear "
+        "illogical and chaotic"
+    ),
     "Swap": "the clip is replaced by a clip from another video",
     "ZoomIn": "the video is zoomed in",
     "ZoomOut": "the video is zoomed out",

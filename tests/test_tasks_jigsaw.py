@@ -1,4 +1,4 @@
-"""Temporal jigsaw (SPEC 2.3): the answer restores the source order of the shown clips."""
+"""Temporal jigsaw: the answer restores the source order of the shown clips."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_never_the_identity_and_every_order_is_possible():
 
 
 def test_answer_is_the_play_order_of_the_positions_shown():
-    """SPEC 2.3: answer[k] is the 1-based position at which original clip k is shown."""
+    """The paper's answer: answer[k] is the 1-based position at which original clip k is shown."""
     # Worked by hand: shown = [clip 3, clip 6, clip 1, clip 2, clip 5, clip 4] (1-based).
     # Clip 1 is at position 3, clip 2 at 4, clip 3 at 1, clip 4 at 6, clip 5 at 5, clip 6 at 2.
     assert jigsaw.answer_from_shown_order([2, 5, 0, 1, 4, 3]) == "341652"

@@ -1,4 +1,4 @@
-"""Rewards (SPEC 3), VIUBench scoring (SPEC 4) and the strict answer parsers.
+"""Rewards, VIUBench scoring and the strict answer parsers.
 
 Expected values are computed here from the paper's formulas, by hand or with small independent
 implementations, never with the code under test."""
@@ -97,7 +97,7 @@ def test_jigsaw_vectors(completion, answer, expected):
 
 
 def test_expected_reward_of_a_random_permutation():
-    """SPEC 3: a uniformly random 6-permutation scores 0.352 on average; exactly 1 - ((n^2-1)/3) / (n^2//2)."""
+    """A uniformly random 6-permutation scores 0.352 on average; exactly 1 - ((n^2-1)/3) / (n^2//2)."""
     for n, answer in ((6, "452316"), (8, "51827463")):
         values = [jigsaw_reward("".join(p), answer) for p in itertools.permutations(answer)]
         mean = sum(values) / len(values)

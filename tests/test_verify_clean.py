@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from _verify_helpers import MAIN_ROWS, clean_repos, run_cli
-from videossr.build.verify import LeakScanner, VerifyReport, verify_repo
+from _verify_helpers import MAIN_ROWS, run_cli
+from videossr.build.checks import LeakScanner, VerifyReport, verify_repo
+from videossr.build.checks.leaks import GENERIC_NAMES
 
 
-@pytest.fixture(scope="module")
-def repos(tmp_path_factory: pytest.TempPathFactory):
-    return clean_repos(tmp_path_factory)
+@pytest.fixture
+def repos(verify_repos: tuple[Path, Path]) -> tuple[Path, Path]:
+    return verify_repos
 
 
 def test_clean_repo_passes_every_check(repos) -> None:
@@ -90,16 +92,24 @@ def test_cli_bad_arguments(tmp_path) -> None:
     assert proc.returncode == 2 and "--other" in proc.stderr
 
 
-def test_leak_scanner_user_and_host_names(tmp_path, monkeypatch) -> None:
-    import getpass
-    import socket
-
-    monkeypatch.setattr(getpass, "getuser", lambda: "zelda")
-    monkeypatch.setattr(socket, "gethostname", lambda: "gpu-node-17.lab.example")
-    scanner = LeakScanner(tmp_path, allowed=("zelda/videossr-30k",))
+def test_leak_scanner_user_and_host_names(tmp_path) -> None:
+    scanner = LeakScanner(
+        tmp_path, allowed=("zelda/videossr-30k",), user="zelda", host="gpu-node-17.lab.example"
+    )
     assert any("user name" in f for f in scanner.find("rendered by zelda"))
     assert any("host name" in f for f in scanner.find("on gpu-node-17 last night"))
     assert scanner.find("load_dataset('zelda/videossr-30k')") == []  # the public Hub repo id
     assert scanner.find("zeldas and gpu-node-170") == []  # whole names only
-    monkeypatch.setattr(getpass, "getuser", lambda: "root")  # a name that identifies nobody
-    assert LeakScanner(tmp_path).find("relative to the source root") == []
+    nobody = LeakScanner(tmp_path, user="root", host="localhost")  # names that identify nobody
+    assert nobody.find("relative to the source root") == []
+    assert nobody.find("on localhost as root") == []
+
+
+def test_leak_scanner_defaults_to_this_machines_names(tmp_path) -> None:
+    import getpass
+    import socket
+
+    names = [n for n in (getpass.getuser(), socket.gethostname().split(".")[0]) if len(n) >= 3]
+    for name in names:
+        found = LeakScanner(tmp_path).find(f"made by {name}.")
+        assert found or name.lower() in GENERIC_NAMES, name

@@ -1,4 +1,4 @@
-"""Each way of breaking a valid repo is reported by build/verify.py as exactly that problem, and the CLI fails."""
+"""Each way of breaking a valid repo is reported by verify as exactly that problem, and the CLI fails."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import yaml
 from _verify_helpers import (
-    clean_repos,
     copy_repo,
     drop_column,
     edit_manifest,
@@ -18,13 +17,15 @@ from _verify_helpers import (
     run_cli,
     shards,
 )
-from videossr.build.render import decode_all_frames, encode_clip
-from videossr.build.verify import verify_repo
+from videossr.build.checks import check_clips, clips_of_row, verify_repo
+from videossr.build.frames import FrameSampler
+from videossr.build.render import FFmpegError, decode_all_frames, encode_clip, run_ffmpeg
+from videossr.build.shards import iter_repo_rows
 
 
-@pytest.fixture(scope="module")
-def repos(tmp_path_factory: pytest.TempPathFactory):
-    return clean_repos(tmp_path_factory)
+@pytest.fixture
+def repos(verify_repos: tuple[Path, Path]) -> tuple[Path, Path]:
+    return verify_repos
 
 
 @pytest.fixture
@@ -82,43 +83,57 @@ def test_clip_encoded_at_the_wrong_fps(broken: Path) -> None:
     assert len(found) == 1 and "fps" in found[0] and rid in found[0], found
 
 
-def test_clips_decoded_in_batches_are_each_reported(broken: Path, monkeypatch) -> None:
-    """Clips are decoded many to an ffmpeg process. A clip that stops that process (here: one ffmpeg refuses)
-    is found and reported alone; a cut clip and an unreadable one are reported as such; every other clip is
-    still decoded and counted."""
-    from videossr.build import verify
-    from videossr.build.repo import iter_repo_rows
-
+def test_broken_clips_are_each_reported_and_every_clip_counted(broken: Path) -> None:
+    """Clips are decoded many to an ffmpeg process: an unreadable clip and a cut one are reported as such,
+    and every other clip is still decoded and counted."""
     rows = list(iter_repo_rows(broken))
-    rid_garbage, rid_cut, rid_refused = [r["id"] for r in rows if r["task"] == "grounding"][:3]
-    refused = next(r for r in rows if r["id"] == rid_refused)["videos"][0]["bytes"]
+    rid_garbage, rid_cut = [r["id"] for r in rows if r["task"] == "grounding"][:2]
 
     def spoil(row: dict) -> None:
         data = row["videos"][0]["bytes"]
         row["videos"][0]["bytes"] = b"not a video" * 100 if row["id"] == rid_garbage else data[:3000]
 
     edit_rows(broken, spoil, lambda r: r["id"] in (rid_garbage, rid_cut))
-    real_ffmpeg = verify.run_ffmpeg
+    report = _verify(broken, decode=True)
+    found = _only(report, "decode")
+    assert len(found) == 2, found
+    by_id = {rid: [f for f in found if f"row {rid} " in f] for rid in (rid_garbage, rid_cut)}
+    assert "clip 0 does not decode" in by_id[rid_garbage][0]
+    assert "the row says 48" in by_id[rid_cut][0]
+    assert report.checked["clips_decoded"] == sum(len(r["videos"]) for r in rows)
+    frames_cut = int(by_id[rid_cut][0].split("decodes to ")[1].split()[0])
+    total = sum(sum(r["num_frames"]) for r in rows)
+    assert report.checked["frames_decoded"] == total - 48 - (48 - frames_cut)
+
+
+def test_a_clip_that_stops_the_batchs_ffmpeg_is_found_and_reported_alone(repos) -> None:
+    """One ffmpeg process decodes a batch of clips; when it fails (here: it refuses one clip), each clip is
+    decoded again alone, so only that clip is reported and the others are checked in full."""
+    rows = list(iter_repo_rows(repos[0]))
+    clips = [(row["id"], clip) for row in rows for clip in clips_of_row(row)]
+    refused_id, refused = clips[1][0], clips[1][1].data
+    batches: list[int] = []
 
     def ffmpeg_refusing_one_clip(args: list[str], **kw) -> bytes:
         inputs = [args[i + 1] for i, a in enumerate(args) if a == "-i"]
+        batches.append(len(inputs))
         if any(Path(f).read_bytes() == refused for f in inputs):
-            raise verify.FFmpegError("ffmpeg failed decoding clips: Invalid data found when processing input")
-        return real_ffmpeg(args, **kw)
+            raise FFmpegError("ffmpeg failed decoding clips: Invalid data found when processing input")
+        return run_ffmpeg(args, **kw)
 
-    monkeypatch.setattr(verify, "run_ffmpeg", ffmpeg_refusing_one_clip)
-    report = _verify(broken, decode=True)
-    found = _only(report, "decode")
-    assert len(found) == 3, found
-    by_id = {rid: [f for f in found if f"row {rid} " in f] for rid in (rid_garbage, rid_cut, rid_refused)}
-    assert "clip 0 does not decode" in by_id[rid_garbage][0]
-    assert "the row says 48" in by_id[rid_cut][0]
-    assert "clip 0 does not decode: ffmpeg failed" in by_id[rid_refused][0]
-    assert report.checked["clips_decoded"] == sum(len(r["videos"]) for r in rows)
-    frames_cut = int(by_id[rid_cut][0].split("decodes to ")[1].split()[0])
-    assert report.checked["frames_decoded"] == sum(sum(r["num_frames"]) for r in rows) - 2 * 48 - (
-        48 - frames_cut
-    )
+    sampler = FrameSampler(60)
+    try:
+        results = check_clips([clip for _, clip in clips], sampler, ffmpeg=ffmpeg_refusing_one_clip)
+    finally:
+        sampler.close()
+    assert batches == [len(clips)] + [1] * len(clips)
+    problems = {rid: r.problems for (rid, _), r in zip(clips, results) if r.problems}
+    assert list(problems) == [refused_id]
+    assert problems[refused_id] == [
+        f"clip {clips[1][1].index} does not decode: ffmpeg failed decoding clips: "
+        "Invalid data found when processing input"
+    ]
+    assert sum(r.frames for r in results) == sum(c.num_frames for _, c in clips) - clips[1][1].num_frames
 
 
 def test_clip_in_another_pixel_format(broken: Path) -> None:
@@ -129,11 +144,29 @@ def test_clip_in_another_pixel_format(broken: Path) -> None:
     def re_encode(row: dict) -> None:
         frames = decode_all_frames(row["videos"][0]["bytes"])
         _, h, w, _ = frames.shape
-        row["videos"][0]["bytes"] = run_ffmpeg(
-            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{row['fps'][0]}", "-i", "pipe:0",
-             "-c:v", "libx264", "-pix_fmt", "yuv444p", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "pipe:1"],
-            input_bytes=frames.tobytes(),
-        )  # fmt: skip
+        raw = [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            f"{row['fps'][0]}",
+            "-i",
+            "pipe:0",
+        ]
+        yuv444 = [
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv444p",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+            "-f",
+            "mp4",
+        ]
+        row["videos"][0]["bytes"] = run_ffmpeg([*raw, *yuv444, "pipe:1"], input_bytes=frames.tobytes())
 
     edit_rows(broken, re_encode, lambda r: r["id"] == rid)
     found = _only(_verify(broken, decode=True), "decode")
@@ -244,8 +277,8 @@ def test_readme_glob_matching_no_shard(broken: Path) -> None:
     _edit_readme(broken, retarget)
     found = _only(_verify(broken), "readme")
     assert any(
-        "config 'counting-easy': data_files glob 'data/counting-easy/train-000000000000-*.parquet' matches no shard"
-        in f
+        "config 'counting-easy': data_files glob 'data/counting-easy/train-000000000000-*.parquet' "
+        "matches no shard" in f
         for f in found
     ), found
 

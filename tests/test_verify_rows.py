@@ -7,8 +7,8 @@ import json
 
 import pytest
 from _verify_helpers import make_samples
+from videossr.build.checks import check_row
 from videossr.build.repo import render_row
-from videossr.build.verify import check_row
 from videossr.tasks import PERTURBATIONS
 
 ALL_KINDS = [("grounding", name, "s/a") for name in sorted(PERTURBATIONS)] + [

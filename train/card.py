@@ -8,10 +8,9 @@ from typing import Any
 
 import yaml
 
-from .config import CONFIG_FILENAME, TrainConfig, overridden
+from videossr.cards import MODEL_CARD, environment
 
-CARDS_DIR = Path(__file__).resolve().parent.parent / "cards"
-TEMPLATE = "model_card.md.j2"
+from .config import CONFIG_FILENAME, TrainConfig, overridden
 
 
 def reward_series(log_history: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
@@ -68,7 +67,6 @@ def render_model_card(
     repo_id: str | None = None,
     train_runtime: float | None = None,
 ) -> str:
-    import jinja2
     import trl
 
     base = cfg.model
@@ -84,12 +82,8 @@ def render_model_card(
         header["datasets"] = [cfg.dataset]
     series = reward_series(log_history)
     final = [(k, v[-1][1]) for k, v in sorted(series.items())]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(CARDS_DIR)),
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(TEMPLATE).render(
+    template = environment().get_template(MODEL_CARD)
+    return template.render(
         yaml_header=yaml.safe_dump(header, sort_keys=False).strip(),
         model_name=(repo_id or Path(cfg.output_dir).name or "VideoSSR model"),
         base_model=base,

@@ -159,7 +159,7 @@ def _wrap_parse(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 class DataclassArgumentParser(argparse.ArgumentParser):
-    """An ``argparse`` parser for the fields of ``dataclass_types`` (each field one option, in field order)."""
+    """An ``argparse`` parser for the fields of ``dataclass_types`` (each field one option, in order)."""
 
     def __init__(self, dataclass_types: type | Sequence[type], **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)

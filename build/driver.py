@@ -1,0 +1,188 @@
+"""The driver's side of the cluster: a Dask client on a local cluster (or a given scheduler), the sources
+probed in batches, and work units submitted a window at a time while their progress is counted.
+
+The driver only schedules and counts; workers do all decoding and encoding (:mod:`.unit`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm.auto import tqdm
+
+from .config import BuildConfig
+from .parts import UnitSummary, finished_summary
+from .plan import Unit
+from .probe_cache import ProbeCache
+from .sources import MAX_SOURCE_PIXELS, Skipped, Source, probe_source
+from .unit import run_unit
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+# Units submitted to Dask at once, at least (8 per worker thread on larger clusters): every submitted task
+# costs the driver (Dask's client and scheduler) memory, so a window keeps the driver flat however many
+# units there are.
+UNITS_IN_FLIGHT = 256
+# Dask's statistical profiler samples every worker's stack and its monitors wake the event loop often: a
+# steady cost on every worker that the build's own cluster does without.
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.tick.interval": "1s",
+}
+
+
+class Cluster:
+    """A Dask client on a LocalCluster (one single-threaded worker process per core) or a given scheduler."""
+
+    def __init__(self, config: BuildConfig) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        self.cluster: LocalCluster | None = None
+        self.closed = False
+        if config.scheduler:
+            self.client = Client(config.scheduler)
+        else:
+            workers = config.workers or os.cpu_count() or 1
+            with dask.config.set(QUIET_DASK):  # the worker processes take the config they start with
+                self.cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            self.client = Client(self.cluster)
+
+    def close(self) -> None:
+        """Close the client and our cluster (once; later calls do nothing)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def cluster_threads(client: Client) -> int:
+    """Worker threads of the cluster now (0 if the scheduler cannot say)."""
+    try:
+        return sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+    except Exception:  # an old or unreachable scheduler: the floor of the window applies
+        return 0
+
+
+def run_units(
+    client: Client,
+    units: list[Unit],
+    bar: tqdm,
+    retries: int,
+    *,
+    more: bool = False,
+    window: int | None = None,
+    run: Callable[[Unit], UnitSummary] = run_unit,
+) -> list[UnitSummary]:
+    """Run units on the cluster with ``run`` (finished ones are read back, not run) and return their
+    summaries. Units are submitted in plan order with falling priority, at most ``window`` at a time
+    (default: ``UNITS_IN_FLIGHT``, or 8 per worker thread). ``more``: these are extra units (re-draws), so
+    the progress bar's total grows by their samples."""
+    from distributed import as_completed
+
+    if more:
+        bar.total += sum(len(u.jobs) for u in units)
+        bar.refresh()
+    summaries, todo = [], []
+    for u in units:
+        done = finished_summary(u.key, u.part_path, u.marker_path)
+        if done is None:
+            todo.append(u)
+        else:
+            summaries.append(done)
+    totals = {"done": 0, "skipped": 0}
+
+    def count(summary: UnitSummary) -> None:
+        totals["done"] += len(summary.rows)
+        totals["skipped"] += len(summary.skipped_samples)
+        bar.update(len(summary.rows) + len(summary.skipped_samples))
+        bar.set_postfix(totals)
+
+    for summary in summaries:
+        count(summary)
+    window = window or max(UNITS_IN_FLIGHT, 8 * cluster_threads(client))
+    queued = iter(enumerate(todo))
+    running = as_completed(loop=client.loop)
+
+    def submit(how_many: int) -> None:
+        for k, u in itertools.islice(queued, how_many):
+            running.add(client.submit(run, u, pure=False, retries=retries, priority=len(todo) - k))
+
+    submit(window)
+    for fut in running:
+        summaries.append(fut.result())
+        count(summaries[-1])
+        fut.release()
+        submit(1)
+    return summaries
+
+
+def probe_batch(
+    pairs: list[tuple[str, str]],
+    min_frames: int,
+    timeout: float = 60.0,
+    max_source_pixels: int = MAX_SOURCE_PIXELS,
+) -> list[Source | Skipped]:
+    """Worker side: probe a batch of sources (batched to keep Dask's task count reasonable)."""
+    return [
+        probe_source(sid, path, min_frames=min_frames, timeout=timeout, max_source_pixels=max_source_pixels)
+        for sid, path in pairs
+    ]
+
+
+def probe_all(
+    client: Client,
+    pairs: list[tuple[str, Path]],
+    skipped: list[Skipped],
+    config: BuildConfig,
+    min_frames: int,
+    cache: ProbeCache,
+) -> list[Source]:
+    """Probe the sources on the cluster, those an earlier run probed (unchanged files) from ``cache``.
+    Returns the usable ones; the others are added to ``skipped``."""
+    probed: list[Source] = []
+    to_probe: list[tuple[str, Path]] = []
+    for sid, path in pairs:
+        hit = cache.get(sid, path, min_frames, config.max_source_pixels)
+        if hit is not None:
+            probed.append(hit)
+        else:
+            to_probe.append((sid, path))
+    # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = max(1, min(16, -(-len(to_probe) // (4 * n_workers))))
+    batches = [[(s, str(p)) for s, p in to_probe[i : i + size]] for i in range(0, len(to_probe), size)]
+    futures = client.map(
+        probe_batch,
+        batches,
+        min_frames=min_frames,
+        timeout=config.decode_timeout,
+        max_source_pixels=config.max_source_pixels,
+        pure=False,
+        retries=config.retries,
+    )
+    # In order; each batch is remembered as it comes in, so an interrupted probe phase keeps its work.
+    for future in futures:
+        results = future.result()
+        future.release()
+        fresh = [r for r in results if isinstance(r, Source)]
+        skipped += [r for r in results if isinstance(r, Skipped)]
+        probed += fresh
+        cache.add(fresh)
+    return probed
