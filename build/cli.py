@@ -4,6 +4,7 @@ of :class:`RunOptions` (what to build and publish) or :class:`~.config.BuildConf
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -203,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     from .sources import SourcesError
 
     sources = source_inputs(run, p)
+    if run.verify:
+        preload_checks()
     try:
         result = build(recipes, sources, config)
     except (OutputRefused, SourcesError) as exc:
@@ -242,19 +245,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def verify_datasets(datasets: list[DatasetResult]) -> dict[str, int]:
-    """``verify_repo`` on every built dataset (each against the other for overlap); problems per dataset."""
-    from .checks import verify_repo
+    """The checks that need the whole dataset (``verify_repo(rows=False)``) on every built dataset, each
+    against the other for overlap, with what the build's workers found checking each row as they rendered
+    it; problems per dataset."""
+    from .checks import Problem, verify_repo
 
     verified: dict[str, int] = {}
     others = [d.out_dir for d in datasets]
     for d in datasets:
         other = next((o for o in others if o != d.out_dir), None)
-        report = verify_repo(d.out_dir, other=other)
+        report = verify_repo(d.out_dir, other=other, rows=False, progress=False)
+        report.problems = [Problem(*p) for p in d.problems] + report.problems
+        for what, n in d.checks.items():
+            report.count(what, n)
         verified[d.name] = len(report.problems)
         print(f"[verify] {d.name}: {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
         for problem in report.problems[:20]:
             print(f"  - {problem}")
     return verified
+
+
+def preload_checks() -> None:
+    """Import what the final checks need (``datasets``) on a thread while the build runs: its import costs
+    more than the checks themselves."""
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            import datasets  # noqa: F401
+
+    threading.Thread(target=load, name="videossr-preload", daemon=True).start()
 
 
 def print_summary(result: BuildResult) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,8 @@ class Cluster:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # The scheduler's HTTP endpoints on a free port: never another build's.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
                 )
             self.client = Client(self.cluster)
@@ -90,22 +92,30 @@ def run_units(
     window: int | None = None,
     run: Callable[[Unit], UnitSummary] = run_unit,
 ) -> list[UnitSummary]:
-    """Run units on the cluster with ``run`` (finished ones are read back, not run) and return their
-    summaries. Units are submitted in plan order with falling priority, at most ``window`` at a time
-    (default: ``UNITS_IN_FLIGHT``, or 8 per worker thread). ``more``: these are extra units (re-draws), so
-    the progress bar's total grows by their samples."""
+    """Every unit's summary (see :func:`iter_units`), in the order they finish."""
+    return [s for _, s in iter_units(client, units, bar, retries, more=more, window=window, run=run)]
+
+
+def iter_units(
+    client: Client,
+    units: list[Unit],
+    bar: tqdm,
+    retries: int,
+    *,
+    more: bool = False,
+    window: int | None = None,
+    run: Callable[[Unit], UnitSummary] = run_unit,
+) -> Iterator[tuple[int, UnitSummary]]:
+    """Run units on the cluster with ``run`` and yield ``(position in units, summary)`` as each finishes;
+    finished ones are read back, not run, and come first. Units are submitted in plan order with falling
+    priority, at most ``window`` at a time (default: ``UNITS_IN_FLIGHT``, or 8 per worker thread), so the
+    driver holds a window of futures whatever the number of units. ``more``: these are extra units
+    (re-draws), so the progress bar's total grows by their samples."""
     from distributed import as_completed
 
     if more:
         bar.total += sum(len(u.jobs) for u in units)
         bar.refresh()
-    summaries, todo = [], []
-    for u in units:
-        done = finished_summary(u.key, u.part_path, u.marker_path)
-        if done is None:
-            todo.append(u)
-        else:
-            summaries.append(done)
     totals = {"done": 0, "skipped": 0}
 
     def count(summary: UnitSummary) -> None:
@@ -114,23 +124,33 @@ def run_units(
         bar.update(len(summary.rows) + len(summary.skipped_samples))
         bar.set_postfix(totals)
 
-    for summary in summaries:
-        count(summary)
+    todo = []
+    for k, u in enumerate(units):
+        done = finished_summary(u.key, u.part_path, u.marker_path)
+        if done is None:
+            todo.append(k)
+        else:
+            count(done)
+            yield k, done
     window = window or max(UNITS_IN_FLIGHT, 8 * cluster_threads(client))
     queued = iter(enumerate(todo))
     running = as_completed(loop=client.loop)
+    position: dict[str, int] = {}
 
     def submit(how_many: int) -> None:
-        for k, u in itertools.islice(queued, how_many):
-            running.add(client.submit(run, u, pure=False, retries=retries, priority=len(todo) - k))
+        for i, k in itertools.islice(queued, how_many):
+            future = client.submit(run, units[k], pure=False, retries=retries, priority=len(todo) - i)
+            position[future.key] = k
+            running.add(future)
 
     submit(window)
     for fut in running:
-        summaries.append(fut.result())
-        count(summaries[-1])
+        summary = fut.result()
+        count(summary)
+        k = position.pop(fut.key)
         fut.release()
         submit(1)
-    return summaries
+        yield k, summary
 
 
 def probe_batch(

@@ -165,18 +165,7 @@ class FrameSampler:
         are probed before planning and published clips before publishing. ``num_frames`` is the container's
         count, or duration x fps when it has none."""
         header, _ = self._request({"op": "probe", "path": str(path)}, timeout)
-        facts = header["probe"]
-        frames = int(facts["frames"])
-        return ProbeResult(
-            duration=float(facts["duration"]),
-            fps=float(facts["fps"]),
-            width=int(facts["width"]),
-            height=int(facts["height"]),
-            num_frames=frames if frames > 0 else int(round(facts["duration"] * facts["fps"])),
-            codec=str(facts["codec"]),
-            rotation=int(facts["rotation"]) % 360,
-            pix_fmt=str(facts["pix_fmt"]),
-        )
+        return probe_result(header["probe"])
 
     def count_frames(self, path: str, timeout: float | None = None) -> int:
         """The number of frames the decoder can actually deliver (containers often over-report)."""
@@ -214,6 +203,21 @@ class FrameSampler:
                 f"decoder delivered {frames.shape[2]}x{frames.shape[1]} frames, not {width}x{height}"
             )
         return DecodedFrames(frames, np.asarray(header.get("pts", []), dtype=np.float64))
+
+
+def probe_result(facts: dict[str, Any]) -> ProbeResult:
+    """The decode child's stream facts (:func:`.decode_child.stream_facts`) as a :class:`ProbeResult`."""
+    frames = int(facts["frames"])
+    return ProbeResult(
+        duration=float(facts["duration"]),
+        fps=float(facts["fps"]),
+        width=int(facts["width"]),
+        height=int(facts["height"]),
+        num_frames=frames if frames > 0 else int(round(facts["duration"] * facts["fps"])),
+        codec=str(facts["codec"]),
+        rotation=int(facts["rotation"]) % 360,
+        pix_fmt=str(facts["pix_fmt"]),
+    )
 
 
 def scrub_paths(message: str, path: str) -> str:

@@ -1,12 +1,13 @@
 """The build: sources -> probe -> split -> per-source work units (plan) -> run on the cluster -> re-draw
 what failed -> finalize each dataset into its Hub-layout folder.
 
-The driver only schedules and counts (:mod:`.driver`); workers do all decoding and encoding (:mod:`.unit`)
-and write their rows to a part file under ``<out>/.videossr-work/<dataset>/parts/`` (:mod:`.parts`). A unit
-whose part and marker read back whole is not redone, so re-running the same command resumes, and because
-every random choice is seeded from ``(seed, dataset, sample index)`` (:mod:`.plan`) the final dataset is the
-same as an uninterrupted run's, whichever worker ran what. Before anything is written the build checks where
-it writes (:mod:`.output`) and takes each dataset's lock (:mod:`.lock`).
+The driver only schedules and counts (:mod:`.driver`); workers do all decoding, encoding and checking of rows
+(:mod:`.unit`) and write their rows to a part file under ``<out>/.videossr-work/<dataset>/parts/``
+(:mod:`.parts`), then the shards from the parts as the units they take finish (:mod:`.shard_tasks`). A unit or
+a shard whose files read back whole is not redone, so re-running the same command resumes, and because every
+random choice is seeded from ``(seed, dataset, sample index)`` (:mod:`.plan`) the final dataset is the same
+as an uninterrupted run's, whichever worker ran what. Before anything is written the build checks where it
+writes (:mod:`.output`) and takes each dataset's lock (:mod:`.lock`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from .checks.rendered import RowChecks
 from .config import BuildConfig
-from .driver import Cluster, probe_all, run_units
+from .driver import Cluster, iter_units, probe_all
 from .faults import fault_point
 from .lock import dataset_locks
 from .manifest import (
@@ -44,13 +47,19 @@ from .output import (
     recover,
     work_area,
 )
-from .parts import UnitSummary
 from .plan import Unit, min_source_frames, plan_units, regroup_units, split_sources
 from .probe_cache import ProbeCache
 from .recipes import Recipe
+from .shard_tasks import ShardJob, ShardPlanner, first_of_each_config, preview_of, write_shard
+from .shards import ROW_GROUP_BYTES
 from .sources import Skipped, Source, dedupe, discover
+from .unit import run_unit
+
+if TYPE_CHECKING:
+    from distributed import Future as DaskFuture
 
 PROBE_CACHE = Path(CACHE_DIR) / "probe.jsonl"  # under --out-dir, beside the dataset folders
+SHARD_PRIORITY = 1 << 40  # shards and previews run before any queued unit (units count down from theirs)
 
 __all__ = ["BuildConfig", "BuildResult", "DatasetResult", "build", "result_dict"]
 
@@ -78,25 +87,24 @@ def build(
     t0 = time.monotonic()
     source_inputs = list(source_inputs)
     folders = output_folders(recipes, Path(config.out_dir))
-    pairs, skipped = discover(source_inputs)
-    check_sources_apart(Path(config.out_dir), folders.values(), source_inputs, [p for _, p in pairs])
-    with dataset_locks(folders.values()):
-        fault_point("locked")
-        for folder in folders.values():
-            check_replaceable(folder)  # again: the folder may have appeared before the lock was taken
-            recover(folder)
-        say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
-        with Stages(config, say) as stages:
+    with Stages(config, say) as stages:  # the cluster starts while the sources are listed
+        pairs, skipped = discover(source_inputs)
+        check_sources_apart(Path(config.out_dir), folders.values(), source_inputs, [p for _, p in pairs])
+        with dataset_locks(folders.values()):
+            fault_point("locked")
+            for folder in folders.values():
+                check_replaceable(folder)  # again: the folder may have appeared before the lock was taken
+                recover(folder)
+            say(f"[build] {len(pairs)} candidate source videos ({len(skipped)} skipped while listing)")
             sources = stages.probe(pairs, skipped, min_source_frames(recipes))
             assignment = split_sources(sources, recipes)
             for recipe in recipes:
                 folder, assigned = folders[recipe.name], assignment[recipe.name]
                 units = stages.plan(recipe, assigned, folder)
                 with stages.progress(recipe) as bar:
-                    summaries = stages.run(units, bar)
-                    outcome, units = stages.redraw(recipe, units, summaries, assigned, bar)
+                    outcome, shards = stages.run(recipe, units, assigned, folder, bar)
                 skipped += outcome.failed_sources
-                stages.finalize(recipe, folder, units, outcome, skipped)
+                stages.finalize(recipe, folder, outcome, shards, skipped)
             datasets = stages.results()
     return BuildResult(
         datasets=datasets,
@@ -119,16 +127,21 @@ def output_folders(recipes: list[Recipe], out_dir: Path) -> dict[str, Path]:
 
 
 class Stages:
-    """The build's stages, with the cluster they run on and the driver thread that writes each dataset's
-    folder while the workers run the next dataset's units. The cluster is closed as soon as the last units
-    are done; leaving the block closes everything."""
+    """The build's stages, with the cluster they run on (started in the background as the block is entered)
+    and the driver thread that writes each dataset's folder while the workers run the next dataset's units.
+    Leaving the block closes everything."""
 
     def __init__(self, config: BuildConfig, say: Callable[[str], None]) -> None:
         self.config, self.say = config, say
-        self.cluster = Cluster(config)
         self.finalizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-finalize")
         self.finalizing: list[Future[DatasetResult]] = []
         self.versions = self.finalizer.submit(tool_versions)  # for the manifests
+        self.starting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-cluster")
+        self._cluster = self.starting.submit(Cluster, config)
+
+    @property
+    def cluster(self) -> Cluster:
+        return self._cluster.result()
 
     def __enter__(self) -> Stages:
         return self
@@ -136,7 +149,9 @@ class Stages:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.cluster.close()
+        self.starting.shutdown(wait=True)
+        if self._cluster.exception() is None:
+            self.cluster.close()  # first: a writer waiting on a shard then stops waiting
         self.finalizer.shutdown(wait=True, cancel_futures=True)
 
     def probe(self, pairs: list[tuple[str, Path]], skipped: list[Skipped], min_frames: int) -> list[Source]:
@@ -161,65 +176,80 @@ class Stages:
         disable = not self.config.progress
         return tqdm(total=recipe.total, desc=recipe.name, unit="sample", disable=disable, dynamic_ncols=True)
 
-    def run(self, units: list[Unit], bar: tqdm, *, more: bool = False) -> list[UnitSummary]:
-        return run_units(self.cluster.client, units, bar, self.config.retries, more=more)
-
-    def redraw(
-        self,
-        recipe: Recipe,
-        units: list[Unit],
-        summaries: list[UnitSummary],
-        sources: list[Source],
-        bar: tqdm,
-    ) -> tuple[DatasetOutcome, list[Unit]]:
-        """Samples whose source turned out undecodable are re-drawn from the sources that worked, so the
-        recipe's counts hold; the bad source stays reported. Deterministic: the same sources fail. Returns
-        what the units gave and every unit whose part holds rows of the dataset."""
-        failed = {s.unit for s in summaries if s.source_error}
-        good = sorted({s.source for s in summaries if not s.source_error})
-        if failed and good:
+    def run(
+        self, recipe: Recipe, units: list[Unit], sources: list[Source], folder: Path, bar: tqdm
+    ) -> tuple[DatasetOutcome, list[tuple[str, DaskFuture]]]:
+        """Run the units (each checks its rows as it renders them) and write the shards as the units they
+        take finish. Samples whose source turned out undecodable are re-drawn from the sources that worked,
+        so the recipe's counts hold; the bad source stays reported. Deterministic: the same sources fail.
+        Returns what the units gave and each shard's future, in name order."""
+        client = self.cluster.client
+        outcome = DatasetOutcome()
+        planner = ShardPlanner(
+            work_area(folder) / "shards", self.config.max_shard_bytes, ROW_GROUP_BYTES, self.submit_shard
+        )
+        run = partial(run_unit, checks=RowChecks.for_folder(folder))
+        for k, summary in iter_units(client, units, bar, self.config.retries, run=run):
+            outcome.add(summary)
+            planner.add(k, units[k].part_path, summary)
+        failed = {s.unit for s in outcome.failed}
+        if failed and outcome.good:
             lookup = {src.id: src for src in sources}
             jobs = [j for u in units if u.key in failed for j in u.jobs]
-            retry_units = regroup_units(jobs, [lookup[g] for g in good], units[0])
+            retry_units = regroup_units(jobs, [lookup[g] for g in sorted(outcome.good)], units[0])
             self.say(
                 f"[build] {recipe.name}: {len(jobs)} samples of {len(failed)} undecodable sources re-drawn "
-                f"from {len(good)} good sources"
+                f"from {len(outcome.good)} good sources"
             )
-            summaries = summaries + self.run(retry_units, bar, more=True)
-            units = units + retry_units
-        redrawn = [s for s in summaries if s.unit in failed and good]
-        kept = sorted((s for s in summaries if not (s.unit in failed and good)), key=lambda s: s.unit)
-        outcome = DatasetOutcome(kept, redrawn)
+            retries = iter_units(client, retry_units, bar, self.config.retries, more=True, run=run)
+            for k, summary in retries:
+                outcome.add(summary)
+                planner.add(len(units) + k, retry_units[k].part_path, summary)
+        outcome.settle(redrawn=bool(failed and outcome.good))
         # Samples rejected on every draw at their source (e.g. ChannelSwap on a grey video) had one more
         # chance at a fallback source inside their unit; those rejected there too stay reported.
         if outcome.moved:
             self.say(
-                f"[build] {recipe.name}: {len(outcome.moved)} samples rejected at their source re-drawn from "
+                f"[build] {recipe.name}: {outcome.moved} samples rejected at their source re-drawn from "
                 "another source"
             )
-        return outcome, units
+        return outcome, planner.finish()
+
+    def submit_shard(self, job: ShardJob) -> DaskFuture:
+        """A shard to write, ahead of the units still queued (it only waits on units that are done)."""
+        return self.cluster.client.submit(
+            write_shard, job, pure=False, retries=self.config.retries, priority=SHARD_PRIORITY
+        )
 
     def finalize(
-        self, recipe: Recipe, folder: Path, units: list[Unit], outcome: DatasetOutcome, skipped: list[Skipped]
+        self,
+        recipe: Recipe,
+        folder: Path,
+        outcome: DatasetOutcome,
+        shards: list[tuple[str, DaskFuture]],
+        skipped: list[Skipped],
     ) -> None:
-        """Queue the dataset's folder to be written from its parts (on the driver's writer thread)."""
+        """Queue the dataset's folder to be written once its shards are (on the driver's writer thread)."""
         manifest = build_manifest(recipe, self.config, outcome, skipped, self.versions.result())
-        shutil.rmtree(work_area(folder) / "frames", ignore_errors=True)
         out = Path(self.config.out_dir) / recipe.name
-        ids = outcome.ids
-        self.say(f"[build] {recipe.name}: writing {len(ids)} rows to {out.name}/")
-        parts = sorted({u.part_path for u in units})
-        job = FinalizeJob(
-            recipe, out, folder, parts, ids, manifest, outcome.skipped_samples, outcome.used_sources
+        self.say(f"[build] {recipe.name}: writing {outcome.rows} rows to {out.name}/")
+        work = work_area(folder) / "shards"
+        preview = self.cluster.client.submit(
+            preview_of, first_of_each_config(shards), str(work), pure=False, priority=SHARD_PRIORITY
         )
-        self.finalizing.append(
-            self.finalizer.submit(finalize_dataset, job, self.config.max_shard_bytes, self.config.progress)
-        )
+        job = FinalizeJob(recipe, out, folder, manifest, outcome, work, [f for _, f in shards], preview)
+        self.finalizing.append(self.finalizer.submit(self._finalize, job))
+
+    def _finalize(self, job: FinalizeJob) -> DatasetResult:
+        result = finalize_dataset(job)
+        shutil.rmtree(work_area(job.folder) / "frames", ignore_errors=True)
+        return result
 
     def results(self) -> list[DatasetResult]:
-        """Every dataset's result, in recipe order, once its folder is written (closing the cluster first)."""
+        """Every dataset's result, in recipe order, once its folder is written; then the cluster is closed."""
+        results = [f.result() for f in self.finalizing]
         self.cluster.close()
-        return [f.result() for f in self.finalizing]
+        return results
 
 
 def result_dict(result: BuildResult) -> dict[str, Any]:

@@ -18,13 +18,19 @@ TEXT_W = 420
 
 
 def pick_rows(out_dir: Path) -> list[dict]:
+    """Up to ``ROWS_PER_TASK`` rows per task of the dataset folder ``out_dir`` (:func:`pick_rows_from`)."""
+    return pick_rows_from(sorted(Path(out_dir).glob("data/*/*.parquet")))
+
+
+def pick_rows_from(shards: list[Path]) -> list[dict]:
     """Up to ``ROWS_PER_TASK`` rows per task, of different subtypes: the first row of each of the task's
-    first configs. Picked on the small columns; only the picked rows' videos are read, so the preview costs
-    the same however large the dataset."""
+    first configs, in the order of ``shards`` (a dataset's shards in name order, or the first shard of each
+    config). Picked on the small columns; only the picked rows' videos are read, so the preview costs the
+    same however large the dataset."""
     import pyarrow.parquet as pq
 
     picked: dict[str, list[tuple[str, Path, int]]] = {}
-    for shard in sorted(Path(out_dir).glob("data/*/*.parquet")):
+    for shard in shards:
         pf = pq.ParquetFile(shard)
         for k, row in enumerate(pf.read(columns=["task", "subtype"]).to_pylist()):
             bucket = picked.setdefault(row["task"], [])
@@ -94,15 +100,12 @@ def render_preview(rows: list[dict]) -> Image.Image | None:
     return sheet
 
 
-def write_preview(out_dir: str | Path, rows: list[dict] | None = None) -> bool:
-    """Write ``preview.png``; returns False (and writes nothing) for an empty dataset."""
-    from .repo import atomic_write_bytes
-
-    out_dir = Path(out_dir)
-    sheet = render_preview(rows if rows is not None else pick_rows(out_dir))
+def preview_png(shards: list[Path]) -> bytes | None:
+    """The preview picture of the rows :func:`pick_rows_from` picks in ``shards``, as PNG bytes; None when
+    they hold no row."""
+    sheet = render_preview(pick_rows_from(shards))
     if sheet is None:
-        return False
+        return None
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")  # not optimize=True: much slower for a few bytes
-    atomic_write_bytes(out_dir / "preview.png", buf.getvalue())
-    return True
+    return buf.getvalue()

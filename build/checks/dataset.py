@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from datasets import Features
 
 BATCH_ROWS = 64
+TALLY_COLUMNS = ("id", "task", "subtype", "difficulty", "source")  # what the whole-dataset checks read
 
 
 def verify_repo(
@@ -41,6 +42,7 @@ def verify_repo(
     load: bool = True,
     workers: int | None = None,
     progress: bool | None = None,
+    rows: bool = True,
 ) -> VerifyReport:
     """Check a built dataset folder; the report lists every problem found (``report.ok`` when none).
 
@@ -48,6 +50,9 @@ def verify_repo(
     ``decode``: decode every clip with ffmpeg. ``load``: run ``load_dataset`` on the folder.
     ``workers``: parallel clip decoders (default: the CPU count, at most 16).
     ``progress``: show a progress bar (default: when stderr is a terminal).
+    ``rows``: run the checks of each row and clip. ``False`` after a build, whose workers ran them on every
+    row as they rendered it: only the checks that need the whole dataset run (shards, composition, card,
+    leaks in the published files, overlap, ``load_dataset`` of the ids, which needs no torch).
     """
     t0 = time.monotonic()
     folder = Path(folder)
@@ -57,7 +62,7 @@ def verify_repo(
     else:
         progress = sys.stderr.isatty() if progress is None else progress
         workers = workers or min(os.cpu_count() or 1, 16)
-        _verify_folder(folder, report, other, decode, load, workers, progress)
+        _verify_folder(folder, report, other, decode and rows, load, workers, progress, rows)
     report.seconds = time.monotonic() - t0
     return report
 
@@ -70,6 +75,7 @@ def _verify_folder(
     load: bool,
     workers: int,
     progress: bool,
+    rows: bool,
 ) -> None:
     expected = expected_features()
     if expected is None:
@@ -84,11 +90,11 @@ def _verify_folder(
     if not shard_paths:
         report.add("files", "data/", "no parquet shards")
     report.count("shards", len(shard_paths))
-    loader = LoadCheck(folder, progress) if load and shard_paths else None
+    loader = LoadCheck(folder, progress, first_clip=rows) if load and shard_paths else None
     decoder = ClipDecoder(report, workers, count_clips(shard_paths), progress) if decode else None
-    if decoder is None:
+    if decoder is None and rows:
         report.skipped.append("clip decoding (--no-decode)")
-    tally = scan_shards(folder, shard_paths, expected, scanner, decoder, report)
+    tally = scan_shards(folder, shard_paths, expected, scanner, decoder, report, rows)
     check_composition(folder, tally, manifest, meta, expected, report)
     check_published_files(published, scanner, report)
     if other is not None:
@@ -120,9 +126,11 @@ def scan_shards(
     scanner: LeakScanner,
     decoder: ClipDecoder | None,
     report: VerifyReport,
+    rows: bool = True,
 ) -> DatasetTally:
-    """Every shard's schema and every row (row checks, leaks, clips handed to ``decoder``), one batch of
-    rows in memory at a time; the tally the whole-dataset checks need."""
+    """Every shard's schema and every row (row checks, leaks, clips handed to ``decoder``; with ``rows``
+    false only the small columns the tally needs are read), one batch of rows in memory at a time; the
+    tally the whole-dataset checks need."""
     tally = DatasetTally()
     try:
         for path in shard_paths:
@@ -140,16 +148,28 @@ def scan_shards(
             }
             for leak in scanner.find(json.dumps(metadata)):
                 report.add("leak", rel, f"schema metadata contains {leak}")
+            columns = present if rows else [c for c in TALLY_COLUMNS if c in present]
             try:
-                for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=present):
+                for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns):
                     for row in batch.to_pylist():
-                        check_dataset_row(row, rel, tally, scanner, decoder, report)
+                        if rows:
+                            check_dataset_row(row, rel, tally, scanner, decoder, report)
+                        else:
+                            count_dataset_row(row, rel, tally, report)
             except Exception as exc:
                 report.add("schema", rel, f"cannot read its rows: {type(exc).__name__}: {exc}")
     finally:
         if decoder is not None:
             decoder.close()
     return tally
+
+
+def count_dataset_row(row: dict[str, Any], shard: str, tally: DatasetTally, report: VerifyReport) -> None:
+    """One row of the dataset: counted, and unique."""
+    report.count("rows")
+    earlier = tally.add(row, shard)
+    if earlier is not None:
+        report.add("ids", f"row {row.get('id')} ({shard})", f"duplicate id (also in {earlier})")
 
 
 def check_dataset_row(
@@ -162,10 +182,7 @@ def check_dataset_row(
 ) -> None:
     """One row of the dataset: counted, unique, its own checks, no leak, its clips queued for decoding."""
     where = f"row {row.get('id')} ({shard})"
-    report.count("rows")
-    earlier = tally.add(row, shard)
-    if earlier is not None:
-        report.add("ids", where, f"duplicate id (also in {earlier})")
+    count_dataset_row(row, shard, tally, report)
 
     def add(check: str, message: str) -> None:
         report.add(check, where, message)
