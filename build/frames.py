@@ -13,6 +13,7 @@ tests), downscaled with the aspect kept to even sizes of at most ``max_pixels`` 
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -237,6 +238,7 @@ def worker_sampler(timeout: float | None = None) -> FrameSampler:
     global _SAMPLER
     if _SAMPLER is None:
         _SAMPLER = FrameSampler(DEFAULT_TIMEOUT)
+        atexit.register(close_worker_sampler)  # the child is ended and reaped with its worker
     if timeout is not None:
         _SAMPLER.timeout = timeout
     return _SAMPLER
