@@ -30,6 +30,7 @@ examples:
   python build/run.py --sources ~/videos --num-samples videossr-30k=30000,viubench=2700 --push
   python build/run.py --sources list.txt --recipe my_mix.yaml --num-samples 500
   python build/run.py --sources /data/videos --scheduler tcp://scheduler:8786   # an existing Dask cluster
+  python build/run.py --sources s3://my-bucket/videos/ --scheduler tcp://scheduler:8786   # workers read S3
 
 Re-running the same command resumes: finished units are kept under <out>/.videossr-work/<dataset>/, and
 unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl). One build at a time writes a
@@ -48,8 +49,9 @@ class RunOptions:
     sources: list[str] | None = option(
         None,
         help=f"folders (searched recursively for {VIDEOS}), list files ({'/'.join(LIST_EXTENSIONS)}: one "
-        "video path per line, relative to the list's folder), or single videos. Default: the embedded demo "
-        "corpus (no network).",
+        "video path or URL per line, relative to the list's folder), or single videos; each a local path or "
+        "a URL the workers read (s3://, gs://, hf://datasets/..., https://: any fsspec protocol). Default: "
+        "the embedded demo corpus (no network).",
         metavar="PATH",
         group=WHAT,
     )

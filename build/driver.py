@@ -172,7 +172,7 @@ def probe_batch(
 
 def probe_all(
     client: Client,
-    pairs: list[tuple[str, Path]],
+    pairs: list[tuple[str, Path | str]],
     skipped: list[Skipped],
     config: BuildConfig,
     min_frames: int,
@@ -181,7 +181,7 @@ def probe_all(
     """Probe the sources on the cluster, those an earlier run probed (unchanged files) from ``cache``.
     Returns the usable ones; the others are added to ``skipped``."""
     probed: list[Source] = []
-    to_probe: list[tuple[str, Path]] = []
+    to_probe: list[tuple[str, Path | str]] = []
     for sid, path in pairs:
         hit = cache.get(sid, path, min_frames, config.max_source_pixels)
         if hit is not None:

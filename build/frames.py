@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .remote import RemoteError, is_url, local_source
 from .render import ProbeResult
 
 RECYCLE_AFTER = 200
@@ -134,6 +135,13 @@ class FrameSampler:
         return bytes(buf)
 
     def _request(self, req: dict[str, Any], timeout: float | None) -> tuple[dict[str, Any], bytes]:
+        """One request to the child; a URL source is given to it as this process's local copy (the child
+        reads local files only, and has no credentials to fetch one)."""
+        if is_url(req["path"]):
+            try:
+                req = {**req, "path": local_source(req["path"])}
+            except RemoteError as exc:
+                raise DecodeError(str(exc)) from None
         if self.proc is None or self.proc.poll() is not None or self.served >= RECYCLE_AFTER:
             self.close()
             self.proc = self._start()

@@ -50,6 +50,7 @@ from .output import (
 from .plan import Unit, min_source_frames, plan_units, regroup_units, split_sources
 from .probe_cache import ProbeCache
 from .recipes import Recipe
+from .remote import is_url
 from .shard_tasks import ShardJob, ShardPlanner, first_of_each_config, preview_of, write_shard
 from .shards import ROW_GROUP_BYTES
 from .sources import Skipped, Source, dedupe, discover
@@ -89,7 +90,9 @@ def build(
     folders = output_folders(recipes, Path(config.out_dir))
     with Stages(config, say) as stages:  # the cluster starts while the sources are listed
         pairs, skipped = discover(source_inputs)
-        check_sources_apart(Path(config.out_dir), folders.values(), source_inputs, [p for _, p in pairs])
+        local = [p for _, p in pairs if isinstance(p, Path)]
+        inputs = [s for s in source_inputs if not is_url(s)]
+        check_sources_apart(Path(config.out_dir), folders.values(), inputs, local)
         with dataset_locks(folders.values()):
             fault_point("locked")
             for folder in folders.values():
@@ -154,7 +157,9 @@ class Stages:
             self.cluster.close()  # first: a writer waiting on a shard then stops waiting
         self.finalizer.shutdown(wait=True, cancel_futures=True)
 
-    def probe(self, pairs: list[tuple[str, Path]], skipped: list[Skipped], min_frames: int) -> list[Source]:
+    def probe(
+        self, pairs: list[tuple[str, Path | str]], skipped: list[Skipped], min_frames: int
+    ) -> list[Source]:
         """The usable, distinct sources; the others are added to ``skipped``."""
         cache = ProbeCache(Path(self.config.out_dir) / PROBE_CACHE)
         probed = probe_all(self.cluster.client, pairs, skipped, self.config, min_frames, cache)
