@@ -4,14 +4,13 @@ of :class:`RunOptions` (what to build and publish) or :class:`~.config.BuildConf
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from videossr.arguments import DataclassArgumentParser, option
 
@@ -206,10 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     from .sources import SourcesError
 
     sources = source_inputs(run, p)
-    if run.verify:
-        preload_checks()
     try:
-        result = build(recipes, sources, config)
+        result = build(recipes, sources, config, verify=run.verify)
     except (OutputRefused, SourcesError) as exc:
         p.error(str(exc))
     except BuildLocked as exc:
@@ -247,36 +244,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def verify_datasets(datasets: list[DatasetResult]) -> dict[str, int]:
-    """The checks that need the whole dataset (``verify_repo(rows=False)``) on every built dataset, each
-    against the other for overlap, with what the build's workers found checking each row as they rendered
-    it; problems per dataset."""
-    from .checks import Problem, verify_repo
-
+    """Print what the build's checks found in each dataset (every row and clip as it was rendered, then
+    the whole dataset); problems per dataset."""
     verified: dict[str, int] = {}
-    others = [d.out_dir for d in datasets]
     for d in datasets:
-        other = next((o for o in others if o != d.out_dir), None)
-        report = verify_repo(d.out_dir, other=other, rows=False, progress=False)
-        report.problems = [Problem(*p) for p in d.problems] + report.problems
-        for what, n in d.checks.items():
-            report.count(what, n)
-        verified[d.name] = len(report.problems)
-        print(f"[verify] {d.name}: {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
-        for problem in report.problems[:20]:
+        if d.report is None:
+            continue
+        verified[d.name] = len(d.report.problems)
+        print(f"[verify] {d.name}: {'OK' if d.report.ok else f'{len(d.report.problems)} problem(s)'}")
+        for problem in d.report.problems[:20]:
             print(f"  - {problem}")
     return verified
-
-
-def preload_checks() -> None:
-    """Import what the final checks need (``datasets``) on a thread while the build runs: its import costs
-    more than the checks themselves."""
-    import threading
-
-    def load() -> None:
-        with contextlib.suppress(ImportError):
-            import datasets  # noqa: F401
-
-    threading.Thread(target=load, name="videossr-preload", daemon=True).start()
 
 
 def print_summary(result: BuildResult) -> None:
@@ -294,3 +272,13 @@ def print_summary(result: BuildResult) -> None:
     for d in result.datasets:
         loc = d.out_dir if str(d.out_dir.parent) not in (".", "") else d.name
         print(f'  from datasets import load_dataset; ds = load_dataset("{loc}", split="train")')
+
+
+def script() -> NoReturn:
+    """``python build/run.py``: :func:`main`, then the process ends at once. By then every file is written,
+    synced and closed and the cluster is closed; what is left, tearing down the modules a build loads
+    (pyarrow, Dask, datasets...), takes a few tenths of a second that change nothing."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

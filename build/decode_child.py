@@ -167,13 +167,15 @@ class Video:
 def converter(out_w: int, out_h: int, rotation: int) -> Convert:
     """Frame -> upright uint8 RGB ``(out_h, out_w, 3)``: scaled by swscale (bilinear, one thread) to the
     stored size, then turned by the rotation metadata the way ffmpeg's autorotate turns it."""
-    from av.video.reformatter import Interpolation
+    from av.video.reformatter import Interpolation, VideoReformatter
 
     turns = (rotation // 90) % 4  # counter-clockwise quarter turns
     w, h = (out_h, out_w) if turns % 2 else (out_w, out_h)
+    reformatter = VideoReformatter()  # one scaling context for the request's frames
 
     def convert(frame: VideoFrame) -> np.ndarray:
-        rgb = frame.reformat(
+        rgb = reformatter.reformat(
+            frame,
             width=w,
             height=h,
             format="rgb24",

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from .config import BuildConfig
+from .frames import close_worker_sampler
 from .parts import UnitSummary, finished_summary
 from .plan import Unit
 from .probe_cache import ProbeCache
+from .remote import is_url
 from .sources import MAX_SOURCE_PIXELS, Skipped, Source, probe_source
 from .unit import run_unit
 
@@ -35,10 +37,13 @@ QUIET_DASK = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.admin.tick.interval": "1s",
-    # Dask starts workers with glibc's trim threshold at 64 KiB, which also turns off glibc's adaptive mmap
-    # threshold: a unit's frame buffers, freed and allocated again many times, then cost a page fault per
-    # page each time (about a fifth more CPU, in system time). glibc's defaults keep them.
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # A unit allocates and frees frame buffers of a few to tens of MB again and again (decoded frames, clips,
+    # perturbed copies). Dask starts workers with glibc's trim threshold at 64 KiB, and glibc's own
+    # defaults hand buffers this large back to the system too: each reuse then page-faults every page
+    # again (about a tenth of a unit's CPU, in system time). Buffers up to 64 MB come from the heap and up
+    # to 256 MB of freed heap is kept. The decode child inherits the setting from its worker.
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(64 << 20),
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(256 << 20),
 }
 
 
@@ -67,6 +72,9 @@ class Cluster:
                     silence_logs=logging.ERROR,
                 )
             self.client = Client(self.cluster)
+            from .quick_exit import QuickExit
+
+            self.client.register_plugin(QuickExit())
 
     def close(self) -> None:
         """Close the client and our cluster (once; later calls do nothing)."""
@@ -171,15 +179,18 @@ def probe_batch(
 
 
 def probe_all(
-    client: Client,
+    cluster: Callable[[], Client],
     pairs: list[tuple[str, Path | str]],
     skipped: list[Skipped],
     config: BuildConfig,
     min_frames: int,
     cache: ProbeCache,
+    *,
+    starting: Callable[[], bool] = lambda: False,
 ) -> list[Source]:
-    """Probe the sources on the cluster, those an earlier run probed (unchanged files) from ``cache``.
-    Returns the usable ones; the others are added to ``skipped``."""
+    """Probe the sources, those an earlier run probed (unchanged files) from ``cache``. While ``starting()``
+    (the cluster is still coming up) local files are probed in this process; the rest on the cluster
+    (``cluster()`` is its client, once up). Returns the usable ones; the others are added to ``skipped``."""
     probed: list[Source] = []
     to_probe: list[tuple[str, Path | str]] = []
     for sid, path in pairs:
@@ -188,25 +199,43 @@ def probe_all(
             probed.append(hit)
         else:
             to_probe.append((sid, path))
+    here = []
+    while to_probe and not is_url(str(to_probe[-1][1])) and starting():
+        here.append(to_probe.pop())
+        probed += keep_probed(
+            probe_batch([(sid, str(p)) for sid, p in here[-1:]], **probe_options(config, min_frames)),
+            skipped,
+            cache,
+        )
+    if here:
+        close_worker_sampler()  # this process probes no more
+    client = cluster()
     # Batches of at most 16 (few Dask tasks), but at least ~4 per worker so no worker probes alone.
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     size = max(1, min(16, -(-len(to_probe) // (4 * n_workers))))
     batches = [[(s, str(p)) for s, p in to_probe[i : i + size]] for i in range(0, len(to_probe), size)]
     futures = client.map(
-        probe_batch,
-        batches,
-        min_frames=min_frames,
-        timeout=config.decode_timeout,
-        max_source_pixels=config.max_source_pixels,
-        pure=False,
-        retries=config.retries,
+        probe_batch, batches, **probe_options(config, min_frames), pure=False, retries=config.retries
     )
     # In order; each batch is remembered as it comes in, so an interrupted probe phase keeps its work.
     for future in futures:
-        results = future.result()
+        probed += keep_probed(future.result(), skipped, cache)
         future.release()
-        fresh = [r for r in results if isinstance(r, Source)]
-        skipped += [r for r in results if isinstance(r, Skipped)]
-        probed += fresh
-        cache.add(fresh)
     return probed
+
+
+def probe_options(config: BuildConfig, min_frames: int) -> dict[str, float | int]:
+    return {
+        "min_frames": min_frames,
+        "timeout": config.decode_timeout,
+        "max_source_pixels": config.max_source_pixels,
+    }
+
+
+def keep_probed(results: list[Source | Skipped], skipped: list[Skipped], cache: ProbeCache) -> list[Source]:
+    """The usable sources of a batch of probes, remembered in ``cache``; the others are added to
+    ``skipped``."""
+    fresh = [r for r in results if isinstance(r, Source)]
+    skipped += [r for r in results if isinstance(r, Skipped)]
+    cache.add(fresh)
+    return fresh

@@ -18,11 +18,13 @@ from .parts import SkippedSample, UnitSummary
 from .recipes import Recipe
 from .render import encoder_version, ffmpeg_version
 from .repo import link_repo
-from .shard_tasks import preview_stem, prune_shards
+from .shard_tasks import prune_shards
 from .sources import Skipped
 
 if TYPE_CHECKING:
     from distributed import Future
+
+    from .checks import VerifyReport
 
 VERSIONED_PACKAGES = (
     "numpy",
@@ -151,6 +153,7 @@ class DatasetResult:
     fingerprint: str = ""
     checks: dict[str, int] = field(default_factory=dict)  # what the checks of the rows counted
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # and found: (check, where, message)
+    report: VerifyReport | None = None  # every check's findings, when the build ran the whole-dataset ones
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class FinalizeJob:
     manifest: dict[str, Any]
     outcome: DatasetOutcome
     work: Path  # the work area's shard folder
+    keep: set[str]  # the names (stems) of the files there this build uses
     shards: list[Future]
     preview: Future
 
@@ -175,9 +179,7 @@ def finalize_dataset(job: FinalizeJob) -> DatasetResult:
     summary = link_repo(
         written, job.folder, dataset_name=job.recipe.name, manifest=job.manifest, preview=job.preview.result()
     )
-    first = {w.config: w for w in reversed(written)}  # each config's first shard
-    preview = preview_stem(sorted(first.values(), key=lambda w: w.config))
-    prune_shards(job.work, {Path(w.path).stem for w in written} | {preview})
+    prune_shards(job.work, job.keep)
     return DatasetResult(
         name=job.recipe.name,
         out_dir=job.out_dir,

@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from .checks import MachineFacts, Problem, verify_repo
+from .checks.dataset import warm_up
 from .checks.rendered import RowChecks
 from .config import BuildConfig
-from .driver import Cluster, iter_units, probe_all
+from .driver import Cluster, cluster_threads, iter_units, probe_all
 from .faults import fault_point
 from .lock import dataset_locks
 from .manifest import (
@@ -47,11 +49,13 @@ from .output import (
     recover,
     work_area,
 )
+from .parts import UnitSummary
 from .plan import Unit, min_source_frames, plan_units, regroup_units, split_sources
+from .preview_plan import PreviewPicker
 from .probe_cache import ProbeCache
 from .recipes import Recipe
 from .remote import is_url
-from .shard_tasks import ShardJob, ShardPlanner, first_of_each_config, preview_of, write_shard
+from .shard_tasks import PreviewJob, ShardJob, ShardPlanner, preview_of, write_shard
 from .shards import ROW_GROUP_BYTES
 from .sources import Skipped, Source, dedupe, discover
 from .unit import run_unit
@@ -79,8 +83,11 @@ def build(
     config: BuildConfig,
     *,
     on_progress: Callable[[str], None] | None = None,
+    verify: bool = False,
 ) -> BuildResult:
-    """Build every recipe's dataset folder under ``config.out_dir`` (``<out>/<recipe name>``).
+    """Build every recipe's dataset folder under ``config.out_dir`` (``<out>/<recipe name>``). Every row is
+    checked as it is rendered (verify's row and clip checks); with ``verify``, the checks that need the whole
+    dataset then run on each dataset folder too, on a worker (``DatasetResult.report``).
 
     Refuses (:class:`~.output.OutputRefused`, nothing written) a folder it did not make and an output that
     overlaps the sources; raises :class:`~.lock.BuildLocked` when another build is writing a dataset."""
@@ -88,7 +95,7 @@ def build(
     t0 = time.monotonic()
     source_inputs = list(source_inputs)
     folders = output_folders(recipes, Path(config.out_dir))
-    with Stages(config, say) as stages:  # the cluster starts while the sources are listed
+    with Stages(config, say, verify) as stages:  # the cluster starts while the sources are listed
         pairs, skipped = discover(source_inputs)
         local = [p for _, p in pairs if isinstance(p, Path)]
         inputs = [s for s in source_inputs if not is_url(s)]
@@ -105,9 +112,9 @@ def build(
                 folder, assigned = folders[recipe.name], assignment[recipe.name]
                 units = stages.plan(recipe, assigned, folder)
                 with stages.progress(recipe) as bar:
-                    outcome, shards = stages.run(recipe, units, assigned, folder, bar)
-                skipped += outcome.failed_sources
-                stages.finalize(recipe, folder, outcome, shards, skipped)
+                    work = stages.run(recipe, units, assigned, folder, bar)
+                skipped += work.outcome.failed_sources
+                stages.finalize(recipe, folder, work, skipped)
             datasets = stages.results()
     return BuildResult(
         datasets=datasets,
@@ -129,13 +136,25 @@ def output_folders(recipes: list[Recipe], out_dir: Path) -> dict[str, Path]:
     return folders
 
 
+@dataclass
+class DatasetWork:
+    """What the driver keeps of a dataset while its units run: what they gave (folded in), the shards cut
+    so far, the preview's rows found so far and, once found, the preview being drawn."""
+
+    outcome: DatasetOutcome
+    planner: ShardPlanner
+    picker: PreviewPicker
+    drawing: tuple[PreviewJob, DaskFuture] | None = None
+
+
 class Stages:
     """The build's stages, with the cluster they run on (started in the background as the block is entered)
     and the driver thread that writes each dataset's folder while the workers run the next dataset's units.
     Leaving the block closes everything."""
 
-    def __init__(self, config: BuildConfig, say: Callable[[str], None]) -> None:
-        self.config, self.say = config, say
+    def __init__(self, config: BuildConfig, say: Callable[[str], None], verify: bool = False) -> None:
+        self.config, self.say, self.verify = config, say, verify
+        self.warm: DaskFuture | None = None  # the whole-dataset checks' imports, done on an idle worker
         self.finalizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-finalize")
         self.finalizing: list[Future[DatasetResult]] = []
         self.versions = self.finalizer.submit(tool_versions)  # for the manifests
@@ -162,7 +181,14 @@ class Stages:
     ) -> list[Source]:
         """The usable, distinct sources; the others are added to ``skipped``."""
         cache = ProbeCache(Path(self.config.out_dir) / PROBE_CACHE)
-        probed = probe_all(self.cluster.client, pairs, skipped, self.config, min_frames, cache)
+        local = self.config.scheduler is None  # a remote cluster's files may not be here
+
+        def starting() -> bool:
+            return local and not self._cluster.done()
+
+        probed = probe_all(
+            lambda: self.cluster.client, pairs, skipped, self.config, min_frames, cache, starting=starting
+        )
         sources, dupes = dedupe(probed)
         skipped += dupes
         earlier = f" ({cache.hits} probed by an earlier run)" if cache.hits else ""
@@ -183,42 +209,96 @@ class Stages:
 
     def run(
         self, recipe: Recipe, units: list[Unit], sources: list[Source], folder: Path, bar: tqdm
-    ) -> tuple[DatasetOutcome, list[tuple[str, DaskFuture]]]:
-        """Run the units (each checks its rows as it renders them) and write the shards as the units they
-        take finish. Samples whose source turned out undecodable are re-drawn from the sources that worked,
-        so the recipe's counts hold; the bad source stays reported. Deterministic: the same sources fail.
-        Returns what the units gave and each shard's future, in name order."""
-        client = self.cluster.client
-        outcome = DatasetOutcome()
-        planner = ShardPlanner(
-            work_area(folder) / "shards", self.config.max_shard_bytes, ROW_GROUP_BYTES, self.submit_shard
+    ) -> DatasetWork:
+        """Run the units (each checks its rows as it renders them), writing the shards and drawing the
+        preview as soon as the units they take are done. Samples whose source turned out undecodable are
+        re-drawn from the sources that worked, so the recipe's counts hold; the bad source stays reported.
+        Deterministic: the same sources fail."""
+        shards = work_area(folder) / "shards"
+        work = DatasetWork(
+            DatasetOutcome(),
+            ShardPlanner(shards, self.config.max_shard_bytes, ROW_GROUP_BYTES, self.submit_shard),
+            PreviewPicker(units, shards),
         )
         run = partial(run_unit, checks=RowChecks.for_folder(folder))
-        for k, summary in iter_units(client, units, bar, self.config.retries, run=run):
-            outcome.add(summary)
-            planner.add(k, units[k].part_path, summary)
-        failed = {s.unit for s in outcome.failed}
-        if failed and outcome.good:
+        self.run_units(work, units, 0, bar, run)
+        failed = {s.unit for s in work.outcome.failed}
+        if failed and work.outcome.good:
             lookup = {src.id: src for src in sources}
             jobs = [j for u in units if u.key in failed for j in u.jobs]
-            retry_units = regroup_units(jobs, [lookup[g] for g in sorted(outcome.good)], units[0])
+            good = sorted(work.outcome.good)
+            retry_units = regroup_units(jobs, [lookup[g] for g in good], units[0])
             self.say(
                 f"[build] {recipe.name}: {len(jobs)} samples of {len(failed)} undecodable sources re-drawn "
-                f"from {len(outcome.good)} good sources"
+                f"from {len(good)} good sources"
             )
-            retries = iter_units(client, retry_units, bar, self.config.retries, more=True, run=run)
-            for k, summary in retries:
-                outcome.add(summary)
-                planner.add(len(units) + k, retry_units[k].part_path, summary)
-        outcome.settle(redrawn=bool(failed and outcome.good))
+            work.picker.moved_to(retry_units)
+            self.run_units(work, retry_units, len(units), bar, run, more=True)
+        work.outcome.settle(redrawn=bool(failed and work.outcome.good))
         # Samples rejected on every draw at their source (e.g. ChannelSwap on a grey video) had one more
         # chance at a fallback source inside their unit; those rejected there too stay reported.
-        if outcome.moved:
+        if work.outcome.moved:
             self.say(
-                f"[build] {recipe.name}: {outcome.moved} samples rejected at their source re-drawn from "
+                f"[build] {recipe.name}: {work.outcome.moved} samples rejected at their source re-drawn from "
                 "another source"
             )
-        return outcome, planner.finish()
+        return work
+
+    def run_units(
+        self,
+        work: DatasetWork,
+        units: list[Unit],
+        first: int,
+        bar: tqdm,
+        run: Callable[[Unit], UnitSummary],
+        *,
+        more: bool = False,
+    ) -> None:
+        """Run ``units`` (positions ``first``... of the dataset's plan); take each summary as it comes."""
+        client = self.cluster.client
+        threads = cluster_threads(client)
+        finished = iter_units(client, units, bar, self.config.retries, more=more, run=run)
+        for done, (k, summary) in enumerate(finished, 1):
+            work.outcome.add(summary)
+            work.planner.add(first + k, units[k].part_path, summary)
+            if work.picker.add(first + k, summary) and work.picker.job is not None:
+                work.drawing = (work.picker.job, self.submit_preview(work.picker.job))
+            if len(units) - done < threads:
+                self.idle()
+
+    def idle(self) -> None:
+        """A worker has no unit left to run: it imports what the final checks need (once), which costs
+        more than they do."""
+        if self.verify and self.warm is None:
+            self.warm = self.cluster.client.submit(warm_up, pure=False, priority=SHARD_PRIORITY)
+
+    def check(self, results: list[DatasetResult]) -> None:
+        """The whole-dataset checks of every dataset folder (each against the other for overlap), on the
+        worker that imported what they need; each report, with what the units found checking their rows,
+        goes into the dataset's result."""
+        client = self.cluster.client
+        where = list(client.who_has(self.warm).get(self.warm.key, ())) if self.warm is not None else None
+        folders = [r.out_dir for r in results]
+        futures = [
+            client.submit(
+                verify_repo,
+                r.out_dir,
+                other=next((o for o in folders if o != r.out_dir), None),
+                rows=False,
+                progress=False,
+                machines=(MachineFacts.here(),),
+                pure=False,
+                priority=SHARD_PRIORITY,
+                workers=where or None,
+                allow_other_workers=True,
+            )
+            for r in results
+        ]
+        for result, report in zip(results, client.gather(futures)):
+            report.problems = [Problem(*p) for p in result.problems] + report.problems
+            for what, n in result.checks.items():
+                report.count(what, n)
+            result.report = report
 
     def submit_shard(self, job: ShardJob) -> DaskFuture:
         """A shard to write, ahead of the units still queued (it only waits on units that are done)."""
@@ -226,24 +306,24 @@ class Stages:
             write_shard, job, pure=False, retries=self.config.retries, priority=SHARD_PRIORITY
         )
 
-    def finalize(
-        self,
-        recipe: Recipe,
-        folder: Path,
-        outcome: DatasetOutcome,
-        shards: list[tuple[str, DaskFuture]],
-        skipped: list[Skipped],
-    ) -> None:
-        """Queue the dataset's folder to be written once its shards are (on the driver's writer thread)."""
-        manifest = build_manifest(recipe, self.config, outcome, skipped, self.versions.result())
+    def finalize(self, recipe: Recipe, folder: Path, work: DatasetWork, skipped: list[Skipped]) -> None:
+        """Cut the last shards and draw the preview if not drawn yet (on the workers, side by side), and
+        queue the dataset's folder to be written once they are done (on the driver's writer thread)."""
+        shards = work.planner.finish()
+        preview = work.planner.preview()  # the rows the finished dataset's preview shows
+        early = work.drawing is not None and work.drawing[0] == preview
+        drawn = work.drawing[1] if early else self.submit_preview(preview)
+        manifest = build_manifest(recipe, self.config, work.outcome, skipped, self.versions.result())
         out = Path(self.config.out_dir) / recipe.name
-        self.say(f"[build] {recipe.name}: writing {outcome.rows} rows to {out.name}/")
-        work = work_area(folder) / "shards"
-        preview = self.cluster.client.submit(
-            preview_of, first_of_each_config(shards), str(work), pure=False, priority=SHARD_PRIORITY
-        )
-        job = FinalizeJob(recipe, out, folder, manifest, outcome, work, [f for _, f in shards], preview)
+        self.say(f"[build] {recipe.name}: writing {work.outcome.rows} rows to {out.name}/")
+        keep = {job.key for job, _ in shards} | {preview.path.stem}
+        futures = [f for _, f in shards]
+        work_dir = preview.path.parent
+        job = FinalizeJob(recipe, out, folder, manifest, work.outcome, work_dir, keep, futures, drawn)
         self.finalizing.append(self.finalizer.submit(self._finalize, job))
+
+    def submit_preview(self, job: PreviewJob) -> DaskFuture:
+        return self.cluster.client.submit(preview_of, job, pure=False, priority=SHARD_PRIORITY)
 
     def _finalize(self, job: FinalizeJob) -> DatasetResult:
         result = finalize_dataset(job)
@@ -252,7 +332,13 @@ class Stages:
 
     def results(self) -> list[DatasetResult]:
         """Every dataset's result, in recipe order, once its folder is written; then the cluster is closed."""
-        results = [f.result() for f in self.finalizing]
+        self.idle()
+        results = []
+        for future in self.finalizing:
+            results.append(future.result())
+            self.say(f"[build] {results[-1].name}: {results[-1].built} rows written")
+        if self.verify:
+            self.check(results)
         self.cluster.close()
         return results
 

@@ -204,7 +204,7 @@ class LocalCopies:
             return self.copies[url]
         if self.folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="videossr-sources-"))
-            atexit.register(shutil.rmtree, self.folder, True)
+            atexit.register(self.drop)
         size = remote_size(url)
         if size is not None and size > MAX_REMOTE_BYTES:
             raise RemoteError(f"too large to download: {size / 2**30:.1f} GiB > {MAX_REMOTE_BYTES >> 30} GiB")
@@ -223,6 +223,13 @@ class LocalCopies:
             self.copies.popitem(last=False)[1].unlink(missing_ok=True)
         return target
 
+    def drop(self) -> None:
+        """Remove every local copy (at exit)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+            self.copies.clear()
+
 
 def _scrub(message: str, url: str) -> str:
     """A filesystem's error message without the URL, its path or its credentials."""
@@ -238,3 +245,8 @@ _COPIES = LocalCopies()  # this worker's downloads
 def local_source(path: str) -> str:
     """``path`` itself for a local file; for a URL, this worker's local copy of it."""
     return str(_COPIES.get(path)) if is_url(path) else path
+
+
+def drop_local_copies() -> None:
+    """Remove this worker's local copies of URL sources."""
+    _COPIES.drop()

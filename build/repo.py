@@ -28,7 +28,7 @@ from videossr.tasks import Sample
 from .faults import fault_point
 from .lock import dataset_locks
 from .output import OutputRefused, check_replaceable, seal, start_staging, swap_in
-from .preview import preview_png
+from .preview import pick_rows, preview_png
 from .render import DEFAULT_CRF, DEFAULT_PRESET, encode_clips
 from .schema import clip_filename
 from .shard_tasks import WrittenShard
@@ -138,7 +138,7 @@ def finalize_repo(
             summary = write_shards(
                 rows, staging, max_shard_bytes=max_shard_bytes, row_group_bytes=row_group_bytes
             )
-            png = preview_png(sorted(staging.glob("data/*/*.parquet"))) if preview else None
+            png = preview_png(pick_rows(staging)) if preview else None
             describe(staging, summary, manifest, dataset_name, png)
         return summary
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .faults import fault_point
 from .output import fsync_dir, fsync_file, write_durable
 from .parts import UnitSummary, iter_part_rows
-from .preview import preview_png
+from .preview import preview_configs, preview_png
 from .shards import ROW_GROUP_ROWS, ShardFile, ShardStats, returning_allocator
 
 if TYPE_CHECKING:
@@ -125,10 +125,35 @@ class OpenShard:
     num_bytes: int = 0
 
 
+UnitRows = list[tuple[str, list[str], int]]  # per config of a unit: (config, its row ids, their size)
+
+
+def unit_rows(summary: UnitSummary) -> UnitRows:
+    """What the planner keeps of a unit's summary."""
+    out = []
+    for config in sorted(set(summary.row_configs)):
+        at = summary.positions(config)
+        out.append((config, [summary.rows[k] for k in at], sum(summary.row_bytes[k] for k in at)))
+    return out
+
+
+@dataclass(frozen=True)
+class PreviewJob:
+    """The rows the dataset's preview shows, each ``(its unit's part, its id)``, and the work folder."""
+
+    rows: tuple[tuple[str, str], ...]
+    folder: str
+
+    @property
+    def path(self) -> Path:
+        names = json.dumps([[Path(part).stem, rid] for part, rid in self.rows]).encode()
+        return Path(self.folder) / f"preview-{hashlib.sha256(names).hexdigest()[:20]}.png"
+
+
 class ShardPlanner:
     """Cuts each config's rows into shards as units finish, taking the units in plan order (those that finish
-    early wait for the ones before them), and hands each shard to ``submit`` as soon as it is cut. Only the
-    shards being filled and the units that finished ahead of their turn are held."""
+    early wait, as their row ids, for the ones before them), and hands each shard to ``submit`` as soon as
+    it is cut. Only the shards being filled, those waiting units and each config's first row are held."""
 
     def __init__(
         self,
@@ -139,74 +164,67 @@ class ShardPlanner:
     ) -> None:
         self.folder, self.max_bytes, self.row_group_bytes = folder, max_bytes, row_group_bytes
         self.submit = submit
-        self.waiting: dict[int, tuple[str, UnitSummary]] = {}
+        self.waiting: dict[int, tuple[str, UnitRows]] = {}
         self.next = 0
         self.open: dict[str, OpenShard] = {}
-        self.jobs: list[tuple[str, Future]] = []  # (config, its shard's future), in the order cut
+        self.first: dict[str, tuple[str, str]] = {}  # config -> (its smallest row id, the part holding it)
+        self.jobs: list[tuple[str, ShardJob, Future]] = []  # in the order cut
 
     def add(self, position: int, part: Path, summary: UnitSummary) -> None:
         """The unit at ``position`` in plan order finished with ``summary``; its part is ``part``."""
-        self.waiting[position] = (str(part), summary)
+        self.waiting[position] = (str(part), unit_rows(summary))
         while self.next in self.waiting:
             self._take(*self.waiting.pop(self.next))
             self.next += 1
 
-    def _take(self, part: str, summary: UnitSummary) -> None:
-        for config in sorted(set(summary.row_configs)):
-            at = summary.positions(config)
-            size = sum(summary.row_bytes[k] for k in at)
+    def _take(self, part: str, rows: UnitRows) -> None:
+        for config, ids, size in rows:
             shard = self.open.get(config)
             if shard is not None and shard.num_bytes + size > self.max_bytes:
                 self._cut(config)
             shard = self.open.setdefault(config, OpenShard())
             shard.parts.append(part)
-            shard.ids += [summary.rows[k] for k in at]
+            shard.ids += ids
             shard.num_bytes += size
+            self.first[config] = min(self.first.get(config, (min(ids), part)), (min(ids), part))
 
     def _cut(self, config: str) -> None:
         shard = self.open.pop(config)
         job = ShardJob(
             config, tuple(shard.parts), tuple(sorted(shard.ids)), str(self.folder), self.row_group_bytes
         )
-        self.jobs.append((config, self.submit(job)))
+        self.jobs.append((config, job, self.submit(job)))
 
-    def finish(self) -> list[tuple[str, Future]]:
-        """Cut the last shard of every config; every shard's future, in the order of the shards' names
-        (config, then the order cut). Every unit must have been added."""
+    def finish(self) -> list[tuple[ShardJob, Future]]:
+        """Cut the last shard of every config; every shard's job and future, in the order of the shards'
+        names (config, then the order cut). Every unit must have been added."""
         if self.waiting:
             raise RuntimeError(f"units {sorted(self.waiting)[:3]} finished but units before them did not")
         for config in sorted(self.open):
             self._cut(config)
-        return sorted(self.jobs, key=lambda job: job[0])  # stable: a config's shards stay in order
+        ordered = sorted(self.jobs, key=lambda job: job[0])  # stable: a config's shards stay in order
+        return [(job, future) for _, job, future in ordered]
+
+    def preview(self) -> PreviewJob:
+        """The preview's rows: the first row (by id) of the first configs of each task (see
+        :func:`.preview.preview_configs`), known once every unit is added."""
+        chosen = preview_configs(sorted(self.first))
+        return PreviewJob(tuple((self.first[c][1], self.first[c][0]) for c in chosen), str(self.folder))
 
 
-def preview_of(first: list[WrittenShard], folder: str) -> bytes | None:
-    """Worker side: the dataset's preview picture (PNG), drawn from the first shard of each config (in name
-    order); kept in the work area, so a re-run does not draw it again."""
-    kept = Path(folder) / f"{preview_stem(first)}.png"
+def preview_of(job: PreviewJob) -> bytes | None:
+    """Worker side: the dataset's preview picture (PNG) of ``job``'s rows, read from the units' parts; kept
+    in the work area, so a re-run does not draw it again."""
     try:
-        return kept.read_bytes()
+        return job.path.read_bytes()
     except OSError:
         pass
-    png = preview_png([Path(w.path) for w in first])
+    rows = [dict(next(iter(iter_part_rows([Path(part)], [rid])))) for part, rid in job.rows]
+    png = preview_png(rows)
     if png is not None:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        write_durable(kept, png)
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        write_durable(job.path, png)
     return png
-
-
-def preview_stem(first: list[WrittenShard]) -> str:
-    """The name the preview drawn from ``first`` is kept under in the work area."""
-    names = json.dumps([Path(w.path).stem for w in first]).encode()
-    return "preview-" + hashlib.sha256(names).hexdigest()[:20]
-
-
-def first_of_each_config(shards: list[tuple[str, Future]]) -> list[Future]:
-    """The future of each config's first shard (``shards`` in name order)."""
-    first: dict[str, Future] = {}
-    for config, future in shards:
-        first.setdefault(config, future)
-    return list(first.values())
 
 
 def prune_shards(folder: Path, keep: set[str]) -> None:
