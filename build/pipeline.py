@@ -261,16 +261,17 @@ class Stages:
         for done, (k, summary) in enumerate(finished, 1):
             work.outcome.add(summary)
             work.planner.add(first + k, units[k].part_path, summary)
-            if work.picker.add(first + k, summary) and work.picker.job is not None:
-                work.drawing = (work.picker.job, self.submit_preview(work.picker.job))
+            work.picker.add(first + k, summary)
             if len(units) - done < threads:
-                self.idle()
+                self.idle(work)
 
-    def idle(self) -> None:
-        """A worker has no unit left to run: it imports what the final checks need (once), which costs
-        more than they do."""
+    def idle(self, work: DatasetWork | None = None) -> None:
+        """A worker has no unit left to run: it draws the preview if its rows are known, and imports what
+        the final checks need (once), which costs more than they do."""
+        if work is not None and work.drawing is None and work.picker.job is not None:
+            work.drawing = (work.picker.job, self.submit_preview(work.picker.job))
         if self.verify and self.warm is None:
-            self.warm = self.cluster.client.submit(warm_up, pure=False, priority=SHARD_PRIORITY)
+            self.warm = self.cluster.client.submit(warm_up, pure=False, priority=SHARD_PRIORITY - 1)
 
     def check(self, results: list[DatasetResult]) -> None:
         """The whole-dataset checks of every dataset folder (each against the other for overlap), on the
