@@ -68,7 +68,8 @@ def draw_again(stream: SampleStream, seen: SeenRow) -> Row:
     if (row["id"], row["source"]) != (seen.id, seen.source):
         raise ExportError(
             f"position {seen.position} now gives {row['id']} from {row['source']}, but the run trained on "
-            f"{seen.id} from {seen.source}: the sources changed since (a file edited, added or removed?)"
+            f"{seen.id} from {seen.source}: the sources changed since (a file edited, added or removed?), "
+            "or a decode timed out in one run and not in the other"
         )
     return row
 

@@ -194,21 +194,21 @@ class TrainConfig:
     )
     recipe: str = option(
         "videossr-30k",
-        help="stream: the recipe whose samples are drawn, a built-in name or a YAML file; one epoch is its "
+        help="the recipe whose samples are drawn, a built-in name or a YAML file; one epoch is its "
         "sample count",
         metavar="NAME|YAML",
         group=STREAM,
     )
     holdout: str = option(
         "viubench",
-        help="stream: never draw from the videos build/run.py gives this recipe when it builds both (the "
+        help="never draw from the videos build/run.py gives this recipe when it builds both (the "
         "benchmark's); none: draw from every video",
         metavar="NAME|YAML|none",
         group=STREAM,
     )
     stream_seed: int = option(
         0,
-        help="stream: the build seed; the first epoch is the dataset build/run.py --seed N makes from the "
+        help="the build seed; the first epoch is the dataset build/run.py --seed N makes from the "
         "same videos",
         metavar="N",
         group=STREAM,
@@ -216,32 +216,31 @@ class TrainConfig:
     stream_clips: str = option(
         "frames",
         choices=CLIP_FORMS,
-        help="stream: give the model the decoded frames, or the build's H.264 clips (what a built dataset "
+        help="give the model the decoded frames, or the build's H.264 clips (what a built dataset "
         "holds; costs an encode and a decode per clip)",
         group=STREAM,
     )
     export_seen: str | None = option(
         None,
-        help="stream: write the rows the run trained on to this dataset folder when it ends (the build's "
+        help="write the rows the run trained on to this dataset folder when it ends (the build's "
         "layout; build/verify.py checks it)",
         metavar="DIR",
         group=STREAM,
     )
     adaptive: bool = option(
         False,
-        help="stream: move each task's difficulty to keep its share of zero-variance groups inside "
-        "--adaptive-band",
+        help="move each task's difficulty to keep its share of zero-variance groups inside --adaptive-band",
         group=STREAM,
     )
     adaptive_band: tuple[float, float] = option(
         (0.1, 0.5),
-        help="stream: the target share of groups whose answers all get the same reward",
+        help="the target share of groups whose answers all get the same reward, e.g. 0.2,0.6",
         parse=parse_band,
         metavar="LOW,HIGH",
         group=STREAM,
     )
     adaptive_window: int = option(
-        32, help="stream: groups of a task at one difficulty before it may move", metavar="N", group=STREAM
+        32, help="groups of a task at one difficulty before it may move", metavar="N", group=STREAM
     )
     logging_steps: int = option(1, help="log every N steps", group="output")
     save_steps: int = option(500, help="checkpoint every N steps", group="output")

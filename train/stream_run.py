@@ -12,8 +12,10 @@ uninterrupted run draws.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from .stream_options import STREAM_PREFIX
 
 STATE_FILENAME = "videossr_stream_state.json"
 STATE_VERSION = 1
+PROBE_WORKERS = 16  # processes probing the sources at start (at most one per core)
 
 
 def stream_length(cfg: TrainConfig, epoch_size: int) -> int:
@@ -78,7 +81,10 @@ class StreamRun:
             "seed": s.seed,
             "clips": self.stream.clips,
             "global_batch": self.global_batch,
-            "sources": sorted([src.id, src.content_hash] for src in corpus.sources),
+            "sources": len(corpus.sources),
+            "sources_sha256": hashlib.sha256(
+                json.dumps(sorted([src.id, src.content_hash] for src in corpus.sources)).encode()
+            ).hexdigest(),
             "adaptive": self.controller is not None,
             "lag": LAG,
         }
@@ -189,7 +195,12 @@ def open_stream_run(cfg: TrainConfig, *, main_first, progress: bool) -> StreamRu
         cache = Path(cfg.output_dir) / ".videossr-cache" / "probe.jsonl"
         with main_first():
             corpus = open_corpus(
-                [cfg.dataset[len(STREAM_PREFIX) :]], recipe, holdout, cache_file=cache, progress=progress
+                [cfg.dataset[len(STREAM_PREFIX) :]],
+                recipe,
+                holdout,
+                cache_file=cache,
+                workers=min(PROBE_WORKERS, os.cpu_count() or 1),
+                progress=progress,
             )
     except (ValueError, OutputRefused, SourcesError, CorpusError) as exc:
         raise CLIError(str(exc)) from None
