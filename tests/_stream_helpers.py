@@ -4,8 +4,11 @@ stream."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 from _train_helpers import tiny_model
 from videossr.build.recipes import MixEntry, Recipe
 from videossr.build.synthetic import make_synthetic_video
@@ -72,7 +75,7 @@ def stream_config(out: Path, recipe_file: Path, root: Path, **overrides):
         "dataset": f"stream:{root}",
         "recipe": str(recipe_file),
         "holdout": "none",
-        "model": tiny_model("qwen3_vl"),
+        "model": overrides.pop("model", None) or tiny_model("qwen3_vl"),
         "output_dir": str(out),
         "global_batch": 4,
         "num_generations": 2,
@@ -86,3 +89,21 @@ def stream_config(out: Path, recipe_file: Path, root: Path, **overrides):
     }
     values.update(overrides)
     return resolve("small", values)
+
+
+# Success rate of the rigged reward by the counting rows' frames per shape (the ladder's step from offset 0):
+# zero-variance share of 4 answers z = p^4 + (1 - p)^4: 1.0, 0.66, 0.27, 0.16.
+SUCCESS = {1: 1.0, 2: 0.9, 3: 0.72, 4: 0.6}
+BAND = (0.1, 0.5)  # the zero-variance band the adaptive tests aim for
+
+
+def rigged_reward(completions, position, params, **_):
+    """1 with a probability set by the row's difficulty (its params), else 0; the same for a position and an
+    answer index whatever the model writes."""
+    rewards, index = [], Counter()
+    for pos, text in zip(position, params):
+        level = json.loads(text)["max_frames_per_shape"]
+        u = np.random.default_rng([pos, index[pos]]).random()
+        index[pos] += 1
+        rewards.append(1.0 if u < SUCCESS[level] else 0.0)
+    return rewards

@@ -6,11 +6,20 @@ no draw is visible."""
 from __future__ import annotations
 
 import multiprocessing
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from _stream_helpers import FRAME_PIXELS, every_kind_recipe, make_corpus, open_stream
-from videossr.build.checks import check_clips, check_row, check_video_bytes, clips_of_row
+from videossr.build.checks import (
+    LeakScanner,
+    check_clips,
+    check_row,
+    check_video_bytes,
+    clips_of_row,
+    row_leaks,
+)
 from videossr.build.config import BuildConfig
 from videossr.build.frames import FrameSampler
 from videossr.build.pipeline import build
@@ -25,10 +34,12 @@ pytestmark = pytest.mark.slow
 
 
 def row_problems(row: dict) -> list[str]:
+    """What verify's per-row checks find in ``row``: ids, clip lists, prompts, the answer re-derived from
+    its params, and leaks (absolute paths, user and host names)."""
     problems: list[str] = []
     rederived = check_row(row, lambda check, message: problems.append(f"{check}: {message}"))
     assert rederived, f"{row['id']}: the answer was not re-derived from params"
-    return problems
+    return problems + row_leaks(row, LeakScanner(Path(tempfile.gettempdir())))
 
 
 def bytes_problems(row: dict) -> list[str]:

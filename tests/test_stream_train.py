@@ -9,19 +9,19 @@ import json
 import os
 import subprocess
 import sys
-from collections import Counter
 
-import numpy as np
 import pytest
 from _stream_helpers import (
+    BAND,
     FRAME_PIXELS,
     counting_recipe,
     every_kind_recipe,
     open_stream,
+    rigged_reward,
     stream_config,
     write_recipe,
 )
-from _train_helpers import REPO, one_thread, tiny_model
+from _train_helpers import REPO, accelerate_launch, cpu_accelerate_config, one_thread, tiny_model
 from accelerate.data_loader import prepare_data_loader
 from torch.utils.data import DataLoader
 from trl.trainer.utils import RepeatSampler
@@ -34,11 +34,6 @@ from videossr.train.stream_run import STATE_FILENAME
 
 pytestmark = pytest.mark.slow
 
-# Success rate of the rigged reward by the counting rows' frames per shape (the ladder's step from offset 0):
-# zero-variance share of 4 answers z = p^4 + (1 - p)^4: 1.0, 0.66, 0.27, 0.16.
-SUCCESS = {1: 1.0, 2: 0.9, 3: 0.72, 4: 0.6}
-BAND = (0.1, 0.5)
-
 
 def identity(batch):
     return batch
@@ -48,18 +43,6 @@ def sample_key(row: dict) -> tuple:
     """What makes two training rows the same sample: the answer, the params and every clip's frames."""
     clips = [b["video"] for m in row["prompt"] for b in m["content"] if b.get("type") == "video"]
     return (row["answer"], row["params"], *(hashlib.sha256(c.numpy().tobytes()).digest() for c in clips))
-
-
-def rigged_reward(completions, position, params, **_):
-    """1 with a probability set by the row's difficulty (its params), else 0; the same for a position and an
-    answer index whatever the model writes."""
-    rewards, index = [], Counter()
-    for pos, text in zip(position, params):
-        level = json.loads(text)["max_frames_per_shape"]
-        u = np.random.default_rng([pos, index[pos]]).random()
-        index[pos] += 1
-        rewards.append(1.0 if u < SUCCESS[level] else 0.0)
-    return rewards
 
 
 def test_two_loader_workers_on_two_ranks_draw_every_position_once(small_corpus):
@@ -157,6 +140,21 @@ def test_a_resumed_run_trains_on_the_rows_an_uninterrupted_run_trains_on(tmp_pat
         json.loads((tmp_path / f"seen-{r}" / "build_manifest.json").read_text()) for r in ("whole", "resumed")
     ]
     assert manifests[0]["fingerprint"] == manifests[1]["fingerprint"] and manifests[0]["num_rows"] == 48
+
+
+def test_two_processes_take_the_same_decisions_and_record_every_ranks_rows(tmp_path, small_corpus):
+    """``accelerate launch --num_processes 2`` (gloo), two loader workers per rank, adaptive on: every rank
+    gathers both ranks' groups, so both end with the same decisions and the same record of rows seen."""
+    recipe = write_recipe(counting_recipe(count=64), tmp_path / "counting.yaml")
+    config = cpu_accelerate_config("ddp", tmp_path)
+    args = [str(tmp_path), str(recipe), str(small_corpus), tiny_model("qwen3_vl")]
+    proc = accelerate_launch(config, "tests/_stream_launch.py", args, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    states = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
+    assert states[0] == states[1]
+    assert sorted(p for p, *_ in states[0]["seen"]) == list(range(4 * 8))
+    assert states[0]["controller"]["moves"] >= 1 and len(states[0]["schedule"]) == 4
+    assert verify_repo(tmp_path / "seen", workers=2).ok
 
 
 def test_grpo_cli_trains_on_a_stream_and_exports_what_it_saw(tmp_path, small_corpus):
