@@ -5,6 +5,7 @@ no draw is visible."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import tempfile
 from pathlib import Path
@@ -27,8 +28,10 @@ from videossr.build.plan import split_sources
 from videossr.build.recipes import MixEntry, Recipe, load_recipe
 from videossr.build.render import encode_clips, run_ffmpeg
 from videossr.build.shards import iter_repo_rows
-from videossr.stream import DrawSettings, SampleStream, StreamError, open_corpus
+from videossr.stream import BOUNDS, DrawSettings, Levels, SampleStream, StreamError, open_corpus
 from videossr.tasks import TaskSpec
+from videossr.train.data import DataError, VideoOptions
+from videossr.train.stream_data import StreamPrompts
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +112,19 @@ def test_every_row_passes_verifys_row_checks_frames_and_mp4(small_corpus):
             }
     finally:
         sampler.close()
+
+
+def test_rows_at_every_difficulty_pass_the_checks_and_record_it(small_corpus):
+    recipe = every_kind_recipe(count=1)
+    stream = open_stream(recipe, small_corpus, seed=3)
+    for p in range(len(stream)):
+        task = stream.plan.job(p)[1].spec.task
+        low, high = BOUNDS[task]
+        for offset in range(low, high + 1):
+            row = stream.draw(p, Levels.of({task: offset})).row
+            assert row_problems(row) == [], (row["id"], offset)
+            recorded = json.loads(row["params"]).get("stream_difficulty")
+            assert (recorded or {}).get("offset", 0) == offset and (recorded is None) == (offset == 0)
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +209,14 @@ def test_a_corpus_on_which_no_draw_is_visible_fails_loudly(tmp_path):
     stream = open_stream(
         Recipe("grey", (entry,), max_pixels=FRAME_PIXELS, num_frames=16), root=tmp_path / "flat"
     )
-    with pytest.raises(
-        StreamError, match=r"stream position 1 \(grounding/ChannelSwap\): no source gave a sample"
-    ):
+    message = r"stream position 1 \(grounding/ChannelSwap\): no source gave a sample in 4 plans; last reasons"
+    with pytest.raises(StreamError, match=message):
         stream[1]
+    prompts = StreamPrompts(stream, VideoOptions(max_pixels=FRAME_PIXELS, max_frames=16))
+    with pytest.raises(DataError, match=message) as raised:
+        prompts[1]  # what the trainer's loader raises: a one-line user error, not a worker traceback
+    text = str(raised.value)
+    assert "would not be visible" in text and text.endswith("add videos, or change --recipe")
 
 
 def test_the_stream_leaves_no_file_behind(tmp_path, monkeypatch):

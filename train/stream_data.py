@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from torch.utils.data import Sampler
-from videossr.stream.generate import Draw, SampleStream
+from videossr.stream.generate import Draw, SampleStream, StreamError
 
 from .clips import frames_clip
 from .data import DataError, VideoOptions, build_prompt, decode_row
@@ -72,10 +72,14 @@ class StreamPrompts:
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         made: dict[int, dict[str, Any]] = {}
         for index in dict.fromkeys(int(i) for i in indices):
-            made[index] = (
-                {REPEAT_KEY: -1 - index} if index < 0 else self.training_row(self.stream.draw(index))
-            )
+            made[index] = {REPEAT_KEY: -1 - index} if index < 0 else self.training_row(self.draw(index))
         return [made[int(i)] for i in indices]
+
+    def draw(self, position: int) -> Draw:
+        try:
+            return self.stream.draw(position)
+        except StreamError as exc:  # a data problem the user must fix: one line, not a worker traceback
+            raise DataError(f"{exc}; add videos, or change --recipe") from None
 
     def training_row(self, draw: Draw) -> dict[str, Any]:
         row = draw.row

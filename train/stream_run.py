@@ -35,6 +35,7 @@ from .stream_options import STREAM_PREFIX
 STATE_FILENAME = "videossr_stream_state.json"
 STATE_VERSION = 1
 PROBE_WORKERS = 16  # processes probing the sources at start (at most one per core)
+SKIPS_SHOWN = 5  # skipped sources printed at start (the export's manifest lists them all)
 
 
 def stream_length(cfg: TrainConfig, epoch_size: int) -> int:
@@ -205,6 +206,10 @@ def open_stream_run(cfg: TrainConfig, *, main_first, progress: bool) -> StreamRu
     except (ValueError, OutputRefused, SourcesError, CorpusError) as exc:
         raise CLIError(str(exc)) from None
     print(f"stream: {corpus.summary()}", flush=True)
+    for skip in corpus.skipped[:SKIPS_SHOWN]:
+        print(f"stream: skipped {skip.source}: {skip.reason}", flush=True)
+    if len(corpus.skipped) > SKIPS_SHOWN:
+        print(f"stream: ... and {len(corpus.skipped) - SKIPS_SHOWN} more skipped", flush=True)
     length = stream_length(cfg, recipe.total)
     schedule, controller = None, None
     if cfg.adaptive:
