@@ -30,7 +30,7 @@ from videossr.train.data import VideoOptions
 from videossr.train.errors import CLIError
 from videossr.train.session import build_trainer, train
 from videossr.train.stream_data import REPEAT_KEY, FirstCopySampler, StreamPrompts
-from videossr.train.stream_run import STATE_FILENAME
+from videossr.train.stream_run import STATE_FILENAME, StreamRun
 
 pytestmark = pytest.mark.slow
 
@@ -239,3 +239,19 @@ def test_bad_stream_options_are_one_line_errors(tmp_path, small_corpus, override
         overrides["holdout"] = str(recipe)
     with pytest.raises((CLIError, ValueError), match=message):
         train(stream_config(tmp_path / "out", recipe, small_corpus, **overrides))
+
+
+def test_an_export_folder_that_appeared_during_training_is_refused_in_one_line(tmp_path, small_corpus):
+    stream = open_stream(every_kind_recipe(count=1), small_corpus)
+    row = stream[0]
+    run = StreamRun(stream, global_batch=1)
+    seen = {"position": 0, "offset": 0, "redrawn": False, **{k: row[k] for k in ("id", "task", "source")}}
+    run.observe([seen, seen], [1.0, 0.0], 2)
+    foreign = tmp_path / "seen"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(CLIError, match=r"--export-seen .*seen: .*\(the trained model is saved\)"):
+        run.export(foreign, workers=1, progress=False)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    run.export(tmp_path / "fresh", workers=1, progress=False)
+    assert verify_repo(tmp_path / "fresh", workers=1).ok

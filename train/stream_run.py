@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from videossr.stream.adaptive import AdaptiveController, AdaptiveSettings, Group, zero_variance_shares
-from videossr.stream.export import SeenRow, export_rows, seen_from_json, seen_row_of, seen_to_json
+from videossr.stream.export import (
+    ExportError,
+    SeenRow,
+    export_rows,
+    seen_from_json,
+    seen_row_of,
+    seen_to_json,
+)
 from videossr.stream.generate import SampleStream
 from videossr.stream.positions import DrawSettings
 from videossr.stream.schedule import LAG, LevelSchedule
@@ -172,9 +179,16 @@ class StreamRun:
         return SaveStreamState()
 
     def export(self, folder: Path, *, workers: int, progress: bool) -> None:
-        summary = export_rows(
-            self.stream, list(self.seen.values()), folder, workers=workers, progress=progress
-        )
+        """``--export-seen``: the rows trained on as the dataset folder ``folder`` (after the model is saved,
+        so a failure here loses no training)."""
+        from videossr.build.output import OutputRefused
+
+        try:
+            summary = export_rows(
+                self.stream, list(self.seen.values()), folder, workers=workers, progress=progress
+            )
+        except (ExportError, OutputRefused) as exc:
+            raise CLIError(f"--export-seen {folder}: {exc} (the trained model is saved)") from None
         print(f"exported the {summary.num_rows} rows trained on to {folder}", flush=True)
 
 
