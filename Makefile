@@ -1,5 +1,5 @@
 # VideoSSR: the two commands are `make demo` (build the embedded demo datasets) and `make test`.
-.PHONY: setup demo test lint bench bench-scale lmms-eval-check clean
+.PHONY: setup demo test lint bench bench-scale bench-stream lmms-eval-check clean
 
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
@@ -25,6 +25,9 @@ bench: setup
 
 bench-scale: setup
 	$(PY) -m benchmarks.bench_scale $(ARGS)
+
+bench-stream: setup
+	$(PY) -m benchmarks.stream $(ARGS)
 
 # VIUBench as an lmms-eval task, checked in lmms-eval 0.7.3's own cached environment (VIUBENCH=folder to
 # use a given build; default ./viubench, else a small one built on the fly).

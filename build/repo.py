@@ -56,7 +56,7 @@ def render_row(
         {"bytes": data, "path": clip_filename(sample_id, i)}
         for i, data in enumerate(encode_clips(list(zip(sample.clips, sample.fps)), crf=crf, preset=preset))
     ]
-    return _row(sample_id, source_id, sample, videos)
+    return sample_row(sample_id, source_id, sample, videos)
 
 
 def render_rows(
@@ -69,7 +69,10 @@ def render_rows(
     return [render_row(sid, src, sample, crf=crf, preset=preset) for sid, src, sample in items]
 
 
-def _row(sample_id: str, source_id: str, sample: Sample, videos: list[dict[str, Any]]) -> dict[str, Any]:
+def sample_row(
+    sample_id: str, source_id: str, sample: Sample, videos: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The dataset row of a sample whose clips are ``videos`` (encoded clips, or decoded ones in a stream)."""
     return {
         "id": sample_id,
         "task": sample.task,

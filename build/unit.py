@@ -13,10 +13,19 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from videossr.tasks import FramePlan, Sample, SampleRejected, make_sample, plan_sample, resolve_secondary
+from videossr.tasks import (
+    FramePlan,
+    Sample,
+    SampleRejected,
+    VideoInfo,
+    make_sample,
+    plan_sample,
+    resolve_secondary,
+)
 
 from .checks.rendered import RowChecks, RowFindings, check_rendered_row
 from .faults import kill_once
@@ -27,6 +36,7 @@ from .render import FFmpegError
 from .repo import render_row
 from .shards import config_name, row_size
 from .source_frames import MakeSample, SourceFrames, decodable_info, frame_indices
+from .sources import Source
 
 MAX_ATTEMPTS = 3  # a rejected draw (e.g. an invisible perturbation) is re-drawn this many times
 Row = dict[str, Any]
@@ -44,8 +54,10 @@ class Draw:
 
 
 def content_key(row: Row) -> tuple[Any, ...]:
-    """What makes two rows the same sample to a model: the question, the answer and every clip's bytes."""
-    return (row["question"], row["answer"], *(hashlib.sha256(v["bytes"]).digest() for v in row["videos"]))
+    """What makes two rows the same sample to a model: the question, the answer and every clip's bytes (or,
+    for rows that carry decoded clips, their frames)."""
+    clips = (v["bytes"] if "bytes" in v else np.ascontiguousarray(v["frames"]) for v in row["videos"])
+    return (row["question"], row["answer"], *(hashlib.sha256(c).digest() for c in clips))
 
 
 def run_unit(
@@ -119,8 +131,10 @@ class UnitRun:
         # 3. Make the samples, re-drawing those rejected only now.
         rows = self.make_planned(store, planned, rejected)
         # 4. Samples no draw here could give: more chances at other sources of the same dataset.
-        with contextlib.suppress(OSError):
-            store.remember(unit.frames_path(src, info))
+        kept = self.frames_file(src, info)
+        if kept is not None:
+            with contextlib.suppress(OSError):
+                store.remember(kept)
         del store
         moved: dict[str, str] = {}
         skipped: list[SkippedSample] = []
@@ -219,7 +233,9 @@ class UnitRun:
                 store = SourceFrames(
                     self.sampler, other, decodable_info(self.sampler, other, unit.max_pixels)
                 )
-                store.recall(unit.frames_path(other, store.info))
+                kept = self.frames_file(other, store.info)
+                if kept is not None:
+                    store.recall(kept)
                 for attempt in range(MAX_ATTEMPTS):
                     try:
                         draw = self.draw(job, store, attempt)
@@ -231,6 +247,10 @@ class UnitRun:
             except (DecodeError, FFmpegError):
                 continue  # that source does not decode: the next fallback
         return None, "", reason
+
+    def frames_file(self, source: Source, info: VideoInfo) -> Path | None:
+        """Where the unit leaves a source's decoded frames for later units' fallbacks (None: nowhere)."""
+        return self.unit.frames_path(source, info)
 
     def render(self, job: SampleJob, source_id: str, sample: Sample) -> Row:
         return render_row(job.sample_id, source_id, sample, crf=self.unit.crf, preset=self.unit.preset)

@@ -1,4 +1,5 @@
-"""The ``transformers`` backend: Qwen2.5-VL, Qwen3-VL and any AutoModelForImageTextToText with a video processor.
+"""The ``transformers`` backend: Qwen2.5-VL, Qwen3-VL and any AutoModelForImageTextToText with a video
+processor.
 
 How each model family is told the frame cap and the pixel budget (transformers 5.x video processors):
 

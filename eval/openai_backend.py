@@ -2,8 +2,9 @@
 
 Standard library only. Videos go either as sampled frames (``video_mode="frames"``, default: fps 2 capped at
 ``--frames``, each frame <= ``--max-pixels``, JPEG ``image_url`` parts each preceded by a ``<t seconds>`` text
-part, so the protocol does not depend on the server) or as the whole mp4 (``video_mode="video_url"``: a base64 ``video_url`` part, vLLM's video input;
-the server then samples frames itself). Greedy: ``temperature=0``.
+part, so the protocol does not depend on the server) or as the whole mp4 (``video_mode="video_url"``: a
+base64 ``video_url`` part, vLLM's video input; the server then samples frames itself).
+Greedy: ``temperature=0``.
 """
 
 from __future__ import annotations

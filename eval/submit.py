@@ -1,4 +1,7 @@
-"""Submit eval results to the Hub (model-index pull request, VIUBench entry): ``python eval/submit.py --help``."""
+"""Submit eval results to the Hub (model-index pull request, VIUBench entry).
+
+``python eval/submit.py --help``; the same as ``videossr-submit``.
+"""
 
 import sys
 

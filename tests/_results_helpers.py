@@ -1,4 +1,5 @@
-"""results.json files as eval/run.py writes them, without running a model (for the submit and lmms-eval tests)."""
+"""results.json files as eval/run.py writes them, without running a model (for the submit and lmms-eval
+tests)."""
 
 from __future__ import annotations
 

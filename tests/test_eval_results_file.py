@@ -148,7 +148,8 @@ def test_standard_error_formulas():
 
 
 def test_rows_outside_the_evaluated_subset_are_counted(tmp_path):
-    """VideoMMMU's open-ended questions are not scored (the paper scores multiple choice): counted by reason."""
+    """VideoMMMU's open-ended questions are not scored (the paper scores multiple choice): counted by
+    reason."""
     from _eval_helpers import make_benchmark_fixture
 
     path, n_items = make_benchmark_fixture("videommmu", tmp_path / "fx")

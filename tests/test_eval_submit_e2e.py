@@ -1,7 +1,7 @@
-"""``python eval/submit.py`` end to end through the real huggingface_hub client against a Hub-compatible endpoint
-(tests/hub_endpoint.py): it opens a pull request whose README carries the model-index, a second submission
-of other benchmarks lands on that pull request with the first one's results kept, and after a merge the next
-submission starts from main."""
+"""``python eval/submit.py`` end to end through the real huggingface_hub client against a Hub-compatible
+endpoint (tests/hub_endpoint.py): it opens a pull request whose README carries the model-index, a second
+submission of other benchmarks lands on that pull request with the first one's results kept, and after a
+merge the next submission starts from main."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_after_a_merge_the_next_submission_starts_from_main(model_repo, tmp_path
         submit(hub, home, str(write_results(tmp_path / "a", 32, ("charades",))), "--repo", MODEL).returncode
         == 0
     )
-    code = f"import json; from huggingface_hub import HfApi; HfApi().merge_pull_request({MODEL!r}, 1); print('1')"
+    code = f"from huggingface_hub import HfApi; HfApi().merge_pull_request({MODEL!r}, 1); print('1')"
     run_client(hub, str(home), code)
     proc = submit(hub, home, str(write_results(tmp_path / "b", 32, ("videomme",))), "--repo", MODEL)
     assert proc.returncode == 0 and "opened a pull request" in proc.stdout, proc.stderr

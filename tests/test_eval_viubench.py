@@ -1,5 +1,6 @@
-"""VIUBench end to end: a small VIUBench built with videossr.tasks and build/repo.py; the ground truth scores 100
-on every subtype; `random` matches its expectation; `python eval/run.py --model random` uses ./viubench."""
+"""VIUBench end to end: a small VIUBench built with videossr.tasks and build/repo.py; the ground truth scores
+100 on every subtype; `random` matches its expectation; `python eval/run.py --model random` uses
+./viubench."""
 
 from __future__ import annotations
 

@@ -52,7 +52,8 @@ def test_bf16_step_at_lr_1e6_moves_the_same_weights_as_fp32(tmp_path):
 
 
 def test_single_process_check_sees_fp32_masters(tmp_path):
-    """The GPU smoke script's single-GPU check, here on CPU bf16 autocast: plain fp32 parameters that train."""
+    """The GPU smoke script's single-GPU check, here on CPU bf16 autocast: plain fp32 parameters that
+    train."""
     cfg = ShardingCheckConfig(
         dataset=small_dataset(),
         model=tiny_model("qwen3_vl"),

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
 
@@ -87,8 +89,6 @@ def decode_clip(
     place the frames on the clip's timeline. A one-frame clip is repeated to two frames (the models group
     frame pairs).
     """
-    import torch
-
     decoder = _open_decoder(video)
     meta = decoder.metadata
     total = int(meta.num_frames or 0)
@@ -97,7 +97,32 @@ def decode_clip(
     idx = frame_indices(total, max_frames)
     frames = decoder.get_frames_at(indices=idx).data
     clip_fps = float(fps) if fps else float(meta.average_fps or 0.0)
-    if clip_fps <= 0:
+    return model_clip(frames, idx, total, clip_fps, max_pixels=max_pixels, size_multiple=size_multiple)
+
+
+def frames_clip(
+    frames: np.ndarray, *, fps: float, max_frames: int, max_pixels: int, size_multiple: int = 2
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The same as :func:`decode_clip` for a clip given as decoded uint8 frames ``(T, H, W, 3)`` (a stream
+    row's): the same frames selected and sized, the same metadata."""
+    import torch
+
+    total = int(frames.shape[0]) if frames.ndim == 4 else 0
+    if total <= 0 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    idx = frame_indices(total, max_frames)
+    picked = torch.from_numpy(np.ascontiguousarray(frames[idx])).permute(0, 3, 1, 2)
+    return model_clip(picked, idx, total, fps, max_pixels=max_pixels, size_multiple=size_multiple)
+
+
+def model_clip(
+    frames: torch.Tensor, idx: list[int], total: int, fps: float, *, max_pixels: int, size_multiple: int
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The selected frames ``(T, 3, H, W)`` (clip frames ``idx`` of ``total``) sized for the model, with the
+    processor's metadata."""
+    import torch
+
+    if fps <= 0:
         raise ValueError("the clip has no frame rate (fps column empty, container says none)")
     if len(idx) == 1:
         frames = frames.repeat(2, 1, 1, 1)
@@ -110,9 +135,9 @@ def decode_clip(
         )
         frames = frames.round().clamp(0, 255).to(torch.uint8)
     metadata = {
-        "fps": clip_fps,
+        "fps": float(fps),
         "total_num_frames": max(total, len(idx)),
         "frames_indices": list(idx),
-        "duration": total / clip_fps,
+        "duration": total / fps,
     }
     return frames, metadata

@@ -24,6 +24,8 @@ from typing import Any
 
 from videossr.arguments import option
 
+from .stream_options import CLIP_FORMS, STREAM, parse_band, validate_stream
+
 CONFIG_FILENAME = "videossr_train_config.json"
 # TrainConfig fields that are trl.GRPOConfig fields of the same name and meaning
 SAME_NAME_IN_GRPO_CONFIG: tuple[str, ...] = (
@@ -88,7 +90,11 @@ class TrainConfig:
     """Everything ``videossr-train`` needs; the paper's values are in :data:`PAPER`."""
 
     dataset: str = option(
-        "", help="dataset: Hub id or local folder (e.g. videossr-30k)", required=True, group="data and model"
+        "",
+        help="dataset: Hub id or local folder (e.g. videossr-30k), or stream:SOURCES to generate samples "
+        "from raw videos while training (a folder, a list file or a video, as build/run.py --sources)",
+        required=True,
+        group="data and model",
     )
     dataset_config: str | None = option(
         None, help="dataset config, e.g. grounding or jigsaw-easy", group="data and model"
@@ -186,9 +192,65 @@ class TrainConfig:
         group="scale",
         help="other trl.GRPOConfig fields, e.g. --grpo-arg num_iterations=2 (repeatable)",
     )
+    recipe: str = option(
+        "videossr-30k",
+        help="the recipe whose samples are drawn, a built-in name or a YAML file; one epoch is its "
+        "sample count",
+        metavar="NAME|YAML",
+        group=STREAM,
+    )
+    holdout: str = option(
+        "viubench",
+        help="never draw from the videos build/run.py gives this recipe when it builds both (the "
+        "benchmark's); none: draw from every video",
+        metavar="NAME|YAML|none",
+        group=STREAM,
+    )
+    stream_seed: int = option(
+        0,
+        help="the build seed; the first epoch is the dataset build/run.py --seed N makes from the "
+        "same videos",
+        metavar="N",
+        group=STREAM,
+    )
+    stream_clips: str = option(
+        "frames",
+        choices=CLIP_FORMS,
+        help="give the model the decoded frames, or the build's H.264 clips (what a built dataset "
+        "holds; costs an encode and a decode per clip)",
+        group=STREAM,
+    )
+    export_seen: str | None = option(
+        None,
+        help="write the rows the run trained on to this dataset folder when it ends (the build's "
+        "layout; build/verify.py checks it)",
+        metavar="DIR",
+        group=STREAM,
+    )
+    adaptive: bool = option(
+        False,
+        help="move each task's difficulty to keep its share of zero-variance groups inside --adaptive-band",
+        group=STREAM,
+    )
+    adaptive_band: tuple[float, float] = option(
+        (0.1, 0.5),
+        help="the target share of groups whose answers all get the same reward, e.g. 0.2,0.6",
+        parse=parse_band,
+        metavar="LOW,HIGH",
+        group=STREAM,
+    )
+    adaptive_window: int = option(
+        32, help="groups of a task at one difficulty before it may move", metavar="N", group=STREAM
+    )
     logging_steps: int = option(1, help="log every N steps", group="output")
     save_steps: int = option(500, help="checkpoint every N steps", group="output")
     report_to: str = option("none", help="none, tensorboard, wandb, ...", group="output")
+    resume_from_checkpoint: str | None = option(
+        None,
+        help="resume from this checkpoint folder, or latest (the last one in --output-dir)",
+        metavar="DIR|latest",
+        group="output",
+    )
     push_to_hub: str | None = option(
         None, help="upload checkpoint and card to this Hub repo", metavar="REPO", group="output"
     )
@@ -260,6 +322,7 @@ def overridden(cfg: TrainConfig) -> dict[str, Any]:
     """The values that differ from the preset (what the model card lists as overrides)."""
     base = PRESETS.get(cfg.preset, {})
     skip = {"dataset", "dataset_config", "split", "model", "output_dir", "preset", "push_to_hub"}
+    skip |= {"export_seen", "resume_from_checkpoint"}
     defaults = TrainConfig()
     out = {}
     for k, v in cfg.to_dict().items():
@@ -302,6 +365,7 @@ def validate(cfg: TrainConfig) -> None:
         if getattr(cfg, name) not in allowed:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} must be one of {', '.join(allowed)}, got {getattr(cfg, name)!r}")
+    validate_stream(cfg)
     if cfg.use_vllm and cfg.video_as == "video":
         raise ValueError(
             "--use-vllm needs --video-as frames: TRL 1.16 passes only images to vLLM, so native video would "

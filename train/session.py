@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import CONFIG_FILENAME, TrainConfig, batch_layout, grpo_kwargs
 from .errors import CLIError
+from .stream_options import is_stream
 
 
 def _check_optional_deps(cfg: TrainConfig) -> None:
@@ -93,19 +94,55 @@ def _save_config_callback(cfg: TrainConfig):
 
 
 def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list | None = None):
-    """Dataset, processor and ``VideoGRPOTrainer`` for ``cfg`` (no training)."""
-    import torch
-    from transformers import AutoProcessor
-    from trl import GRPOConfig
-
+    """Dataset (or stream), processor and ``VideoGRPOTrainer`` (``StreamGRPOTrainer``) for ``cfg`` (no
+    training)."""
     from .data import load_train_dataset, prepare_dataset
-    from .processor import configure_processor, processor_kwargs, suppress_vision_tokens, video_options
     from .rewards import make_reward_fn
+    from .stream_trainer import StreamGRPOTrainer
     from .trainer import VideoGRPOTrainer, check_trl
 
     check_trl()
     _check_optional_deps(cfg)
-    raw = load_train_dataset(cfg.dataset, split=cfg.split, config=cfg.dataset_config)
+    stream = _open_stream(cfg) if is_stream(cfg.dataset) else None
+    if stream is None:
+        raw = load_train_dataset(cfg.dataset, split=cfg.split, config=cfg.dataset_config)
+    processor, options = _load_processor(cfg)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    args = _grpo_config(cfg, processor, options, world, stream=stream is not None)
+    common = {
+        "model": cfg.model,
+        "reward_funcs": reward_funcs or [make_reward_fn(cfg.reward)],
+        "args": args,
+        "processing_class": processor,
+        "peft_config": lora_config(cfg) if cfg.lora else None,
+    }
+    callbacks = [_save_config_callback(cfg), *(callbacks or [])]
+    if stream is not None:
+        trainer = StreamGRPOTrainer(
+            train_dataset=stream.training_dataset(options),
+            group_observer=stream.observe,
+            callbacks=[*callbacks, stream.callback()],
+            **common,
+        )
+        trainer.stream_run = stream
+    else:
+        # the distinct rows of one rank's generation batch (a prompt's copies can straddle two ranks): what
+        # the repeated copies of that batch reuse
+        layout = batch_layout(cfg, world)
+        completions = layout["per_device_train_batch_size"] * layout["steps_per_generation"]
+        keep_rows = -(-completions // cfg.num_generations) + 1
+        dataset = prepare_dataset(raw, options, keep_rows=keep_rows)
+        trainer = VideoGRPOTrainer(train_dataset=dataset, callbacks=callbacks, **common)
+    check_launch(trainer, requested_engine(args))
+    return trainer
+
+
+def _load_processor(cfg: TrainConfig):
+    """The model's processor, set up for the clips as ``cfg`` sizes them, and those :class:`VideoOptions`."""
+    from transformers import AutoProcessor
+
+    from .processor import configure_processor, video_options
+
     try:
         # left padding, as TRL itself loads it: its image path (--video-as frames) pads prompts with the
         # processor
@@ -123,31 +160,56 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list | None = None, reward_fun
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     configure_processor(processor, options)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return processor, options
+
+
+def _grpo_config(cfg: TrainConfig, processor, options, world: int, *, stream: bool):
+    """The ``trl.GRPOConfig`` of ``cfg`` on ``world`` devices."""
+    import torch
+    from trl import GRPOConfig
+
+    from .processor import processor_kwargs, suppress_vision_tokens
+    from .stream_run import stream_grpo_kwargs
+
     cuda = torch.cuda.is_available()
     kw = grpo_kwargs(cfg, world_size=world, cuda=cuda, bf16_ok=cuda and torch.cuda.is_bf16_supported())
     kw.setdefault("chat_template_kwargs", {"processor_kwargs": processor_kwargs(processor, options)})
     # transformers generate() must never emit a vision token (it would break the loss forward); not for vLLM
     if not cfg.use_vllm:
         kw.setdefault("generation_kwargs", {"suppress_tokens": suppress_vision_tokens(processor.tokenizer)})
-    args = GRPOConfig(**kw)
+    args = GRPOConfig(**(stream_grpo_kwargs(kw) if stream else kw))
     args.model_init_kwargs = {"dtype": policy_dtype(args, lora=cfg.lora), **(args.model_init_kwargs or {})}
-    # the distinct rows of one rank's generation batch (a prompt's copies can straddle two ranks): what the
-    # repeated copies of that batch reuse
-    layout = batch_layout(cfg, world)
-    completions = layout["per_device_train_batch_size"] * layout["steps_per_generation"]
-    keep_rows = -(-completions // cfg.num_generations) + 1
-    trainer = VideoGRPOTrainer(
-        model=cfg.model,
-        reward_funcs=reward_funcs or [make_reward_fn(cfg.reward)],
-        args=args,
-        train_dataset=prepare_dataset(raw, options, keep_rows=keep_rows),
-        processing_class=processor,
-        peft_config=lora_config(cfg) if cfg.lora else None,
-        callbacks=[_save_config_callback(cfg), *(callbacks or [])],
+    return args
+
+
+def _open_stream(cfg: TrainConfig):
+    """``cfg``'s stream (before the model loads: a bad source, recipe or export folder fails at once); the
+    local main process probes the sources first, the others read its probe cache."""
+    from accelerate import PartialState
+
+    from .stream_run import open_stream_run
+
+    state = PartialState()
+    return open_stream_run(
+        cfg, main_first=state.local_main_process_first, progress=state.is_local_main_process
     )
-    check_launch(trainer, requested_engine(args))
-    return trainer
+
+
+def resume_checkpoint(cfg: TrainConfig) -> Path | None:
+    """The checkpoint ``--resume-from-checkpoint`` names (``latest``: the last one in ``--output-dir``)."""
+    if not cfg.resume_from_checkpoint:
+        return None
+    if cfg.resume_from_checkpoint == "latest":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last = get_last_checkpoint(cfg.output_dir) if Path(cfg.output_dir).is_dir() else None
+        if last is None:
+            raise CLIError(f"--resume-from-checkpoint latest: no checkpoint-* folder in {cfg.output_dir}")
+        return Path(last)
+    path = Path(cfg.resume_from_checkpoint)
+    if not path.is_dir():
+        raise CLIError(f"--resume-from-checkpoint {path}: not a checkpoint folder")
+    return path
 
 
 def train(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list | None = None):
@@ -155,12 +217,16 @@ def train(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list
     from .card import push_to_hub, write_outputs
 
     print("VideoSSR GRPO - effective config:\n" + cfg.to_json(), flush=True)
+    resume = resume_checkpoint(cfg)
     trainer = build_trainer(cfg, callbacks=callbacks, reward_funcs=reward_funcs)
+    run = getattr(trainer, "stream_run", None)
+    if run is not None and resume is not None:
+        run.restore(resume)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILENAME).write_text(cfg.to_json() + "\n")
     t0 = time.time()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
     runtime = time.time() - t0
     if trainer.is_fsdp_enabled:  # checkpoints may be sharded; the released model is one loadable file
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
@@ -178,4 +244,6 @@ def train(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list
         if cfg.push_to_hub:
             url = push_to_hub(out, cfg.push_to_hub, private=bool(cfg.hub_private))
             print(f"pushed to {cfg.push_to_hub}: {url}", flush=True)
+        if run is not None and cfg.export_seen:
+            run.export(Path(cfg.export_seen), workers=max(1, cfg.dataloader_num_workers), progress=True)
     return trainer

@@ -62,7 +62,9 @@ HOOKED_METHODS: tuple[str, ...] = (
 # on: ``_prepare_inputs`` shuffles/splits the list ``video_inputs`` with the batch; ``_generate`` calls
 # ``_tokenize_prompts`` once per generation batch; ``_generate_single_turn`` passes tensor fields to
 # ``generate`` as they are and pads per-prompt list fields; ``_log_metric`` collects the per-completion task
-# rewards that ``_generate_and_score_completions`` averages as sum / count over all ranks.
+# rewards that ``_generate_and_score_completions`` averages as sum / count over all ranks. The stream
+# trainer (:mod:`.stream_trainer`) also wraps ``_get_train_sampler`` and ``_calculate_rewards`` and relies on
+# the order ``RepeatSampler`` lists its copies in.
 HOOKED_SOURCE_SHA256: dict[str, str] = {
     "GRPOTrainer._tokenize_prompts": "d2d27f7c9bfda85f1c3225785fa2f09466c428803be6afa8a6c46290f7171a15",
     "GRPOTrainer._generate_and_score_completions": (
@@ -78,6 +80,9 @@ HOOKED_SOURCE_SHA256: dict[str, str] = {
     "GRPOTrainer._log_metric": "bcd19b9ca1016e3a0e32431b1c00c53d5c648b323dc546171e5b3001df1407b9",
     "utils.split_tensor_dict": "b61a5760a03e95dbceddcc1e8e78c3db6d9303f01c0b1ced19b745271e56d079",
     "utils.shuffle_sequence_dict": "bab038755e57ed2b537885296273850223db4d14c728fc2f6e4b1216eb5a9f30",
+    "GRPOTrainer._get_train_sampler": "36497afb4d311dc9a80d914d27893fe075c5bbc7edde8586edfa60125e980799",
+    "GRPOTrainer._calculate_rewards": "736ae29b083840b5da2638b55ad1258659c644589991fe6a494131354952efef",
+    "utils.RepeatSampler": "ba139f4a43eeecd4976bc51c850039df3b53a308e5f1c372f7922e367906cd58",
 }
 
 
