@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     run, config = p.parse_into_dataclasses(argv)
     recipes = recipes_of(run, p, demo=not run.sources)
     check_push_options(run, p, [r.name for r in recipes])
+    from .driver import ClusterError
     from .lock import BuildLocked
     from .output import OutputRefused
     from .pipeline import build, result_dict
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         result = build(recipes, sources, config, verify=run.verify)
     except (OutputRefused, SourcesError) as exc:
         p.error(str(exc))
-    except BuildLocked as exc:
+    except (BuildLocked, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -47,6 +47,10 @@ QUIET_DASK = {
 }
 
 
+class ClusterError(Exception):
+    """The given scheduler cannot be used (unreachable, or its workers run several threads)."""
+
+
 class Cluster:
     """A Dask client on a LocalCluster (one single-threaded worker process per core) or a given scheduler."""
 
@@ -58,7 +62,14 @@ class Cluster:
         self.cluster: LocalCluster | None = None
         self.closed = False
         if config.scheduler:
-            self.client = Client(config.scheduler)
+            try:
+                self.client = Client(config.scheduler)
+            except (OSError, TimeoutError) as exc:
+                raise ClusterError(
+                    f"cannot reach the Dask scheduler at --scheduler {config.scheduler} ({exc}): start it "
+                    "(`dask scheduler`) or give its address as tcp://HOST:PORT"
+                ) from None
+            check_single_threaded(self.client, config.scheduler)
         else:
             workers = config.workers or os.cpu_count() or 1
             with dask.config.set(QUIET_DASK):  # the worker processes take the config they start with
@@ -84,6 +95,20 @@ class Cluster:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def check_single_threaded(client: Client, address: str) -> None:
+    """Raise :class:`ClusterError` when a worker of the scheduler at ``address`` runs more than one thread: a
+    worker process has one decode child and one download cache, which one unit at a time may use."""
+    workers = client.scheduler_info().get("workers", {})
+    crowded = sorted(a for a, w in workers.items() if w.get("nthreads", 1) > 1)
+    if crowded:
+        client.close()
+        raise ClusterError(
+            f"{len(crowded)} worker(s) of --scheduler {address} run more than one thread "
+            f"(e.g. {crowded[0]}): the build runs one unit per worker process; start them with "
+            "`dask worker ADDRESS --nthreads 1` (and --nworkers N for N processes per machine)"
+        )
 
 
 def cluster_threads(client: Client) -> int:

@@ -189,19 +189,23 @@ def remote_size(url: str) -> int | None:
 
 class LocalCopies:
     """A worker's downloaded sources, the last ``LOCAL_COPIES`` kept, in a temporary folder (removed at
-    exit)."""
+    exit). A copy is used again only while the URL's size and ETag (or modification time) are unchanged, so
+    a long-lived worker never decodes an old copy of a replaced file."""
 
     def __init__(self, keep: int = LOCAL_COPIES) -> None:
         self.keep = keep
         self.folder: Path | None = None
-        self.copies: OrderedDict[str, Path] = OrderedDict()
+        self.copies: OrderedDict[str, tuple[Path, str | None]] = OrderedDict()
 
     def get(self, url: str) -> Path:
-        """The local copy of ``url``, downloaded if this worker has none; ``RemoteError`` when it cannot be
-        read or is larger than ``MAX_REMOTE_BYTES``."""
-        if url in self.copies and self.copies[url].is_file():
-            self.copies.move_to_end(url)
-            return self.copies[url]
+        """The local copy of ``url``, downloaded if this worker has none of its current content;
+        ``RemoteError`` when it cannot be read or is larger than ``MAX_REMOTE_BYTES``."""
+        now = version(url)
+        if url in self.copies:
+            path, then = self.copies[url]
+            if now is not None and now == then and path.is_file():
+                self.copies.move_to_end(url)
+                return path
         if self.folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="videossr-sources-"))
             atexit.register(self.drop)
@@ -218,9 +222,10 @@ class LocalCopies:
         except (OSError, ValueError) as exc:
             tmp.unlink(missing_ok=True)
             raise RemoteError(f"cannot read it ({type(exc).__name__}: {_scrub(str(exc), url)})") from None
-        self.copies[url] = target
+        self.copies[url] = (target, now)
+        self.copies.move_to_end(url)
         while len(self.copies) > self.keep:
-            self.copies.popitem(last=False)[1].unlink(missing_ok=True)
+            self.copies.popitem(last=False)[1][0].unlink(missing_ok=True)
         return target
 
     def drop(self) -> None:

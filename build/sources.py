@@ -245,7 +245,7 @@ def _expand(raw: str | os.PathLike, skipped: list[Skipped]) -> list[tuple[str, P
             return list(expand_url(str(raw), skipped))
         except RemoteError as exc:
             raise SourcesError(f"--sources {exc}") from None
-    entry = Path(raw)
+    entry = Path(os.path.abspath(raw))  # workers (maybe on other machines) resolve no relative path the same
     if entry.is_dir():
         return _scan_folder(entry, skipped)
     if is_list_file(entry):

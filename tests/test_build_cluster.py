@@ -27,10 +27,13 @@ def _start(args: list[str], cwd: Path, log: Path) -> subprocess.Popen:
 
 
 @pytest.fixture
-def dask_cluster(tmp_path: Path):
-    """A scheduler on a free port and two single-threaded workers, each a process of its own in a folder of
-    its own (nothing shared with the driver but the output folder the build names)."""
+def dask_cluster(tmp_path: Path, request):
+    """A scheduler on a free port and two workers (single-threaded unless the test is parametrized with
+    another thread count), each a process of its own in a folder of its own (nothing shared with the driver
+    but the output folder the build names)."""
     from distributed import Client
+
+    threads = str(getattr(request, "param", 1))
 
     info = tmp_path / "scheduler.json"
     procs = [
@@ -56,7 +59,7 @@ def dask_cluster(tmp_path: Path):
         for k in range(2):
             home = tmp_path / f"worker{k}"
             home.mkdir()
-            args = ["worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads", "1"]
+            args = ["worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads", threads]
             procs.append(_start([*args, "--no-dashboard", "--name", f"w{k}"], home, tmp_path / f"w{k}.log"))
         with Client(scheduler_file=str(info), timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
@@ -78,7 +81,9 @@ def test_a_build_through_a_scheduler_and_two_worker_processes_gives_the_local_cl
     workers = client.scheduler_info()["workers"]
     assert len(workers) == 2 and all(w["nthreads"] == 1 for w in workers.values())
     out = tmp_path / "out"
-    what = ["--sources", str(mini_corpus), "--datasets", MINI_BUILD, "--num-samples", str(MINI_SAMPLES)]
+    # --sources relative to the driver's folder: the workers run in folders of their own.
+    relative = os.path.relpath(mini_corpus, tmp_path)
+    what = ["--sources", relative, "--datasets", MINI_BUILD, "--num-samples", str(MINI_SAMPLES)]
     done = subprocess.run(
         cli(
             *what,
@@ -93,6 +98,7 @@ def test_a_build_through_a_scheduler_and_two_worker_processes_gives_the_local_cl
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"[verify] {MINI_BUILD}: OK" in done.stdout
@@ -101,3 +107,30 @@ def test_a_build_through_a_scheduler_and_two_worker_processes_gives_the_local_cl
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     configs = len(list((out / MINI_BUILD / "data").iterdir()))
     assert sum(executed.values()) >= 2 + 2 + configs + 1, executed
+
+
+@pytest.mark.parametrize("dask_cluster", [2], indirect=True)
+def test_a_scheduler_whose_workers_run_two_threads_is_refused(dask_cluster, mini_corpus, tmp_path):
+    out = tmp_path / "out"
+    what = ["--sources", str(mini_corpus), "--datasets", MINI_BUILD, "--num-samples", str(MINI_SAMPLES)]
+    args = [*what, "--out-dir", str(out), "--scheduler", dask_cluster.scheduler.address, "--no-progress"]
+    done = subprocess.run(cli(*args), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "run more than one thread" in done.stderr and "--nthreads 1" in done.stderr
+    assert not (out / MINI_BUILD).exists()
+
+
+def test_an_unreachable_scheduler_is_named_in_one_line(mini_corpus, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    env = dict(os.environ, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
+    args = ["--sources", str(mini_corpus), "--out-dir", str(out), "--scheduler", f"tcp://127.0.0.1:{port}"]
+    done = subprocess.run(cli(*args, "--no-progress"), capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot reach the Dask scheduler at --scheduler tcp://127.0.0.1:"), last
+    assert "Traceback" not in done.stderr and not (out / "videossr-30k").exists()

@@ -169,3 +169,24 @@ def test_a_url_whose_filesystem_is_not_installed_or_that_names_nothing_is_a_one_
 def test_public_url_drops_credentials_query_and_fragment() -> None:
     assert public_url("https://u:p@host:8080/a/b.mp4?sig=1#t") == "https://host:8080/a/b.mp4"
     assert public_url("s3://bucket/key.mp4") == "s3://bucket/key.mp4"
+
+
+def test_a_worker_downloads_a_replaced_source_again(s3) -> None:
+    """A long-lived worker keeps copies of URL sources, but never one of a file since replaced at its URL."""
+    import fsspec
+    from videossr.build.remote import LocalCopies
+
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.pipe_file("corpus/a.mp4", b"first content")
+    copies = LocalCopies(keep=2)
+    try:
+        first = copies.get("s3://corpus/a.mp4")
+        assert first.read_bytes() == b"first content"
+        inode = first.stat().st_ino
+        again = copies.get("s3://corpus/a.mp4")  # unchanged: the same copy, not downloaded again
+        assert again == first and again.stat().st_ino == inode
+        fs.pipe_file("corpus/a.mp4", b"second, longer content")
+        fsspec.filesystem("s3").invalidate_cache()
+        assert copies.get("s3://corpus/a.mp4").read_bytes() == b"second, longer content"
+    finally:
+        copies.drop()
