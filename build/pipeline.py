@@ -280,6 +280,8 @@ class Stages:
         client = self.cluster.client
         where = list(client.who_has(self.warm).get(self.warm.key, ())) if self.warm is not None else None
         folders = [r.out_dir for r in results]
+        # The warmed worker if it is known (the warm-up may not have finished), else any worker.
+        placement = {"workers": where, "allow_other_workers": True} if where else {}
         futures = [
             client.submit(
                 verify_repo,
@@ -290,8 +292,7 @@ class Stages:
                 machines=(MachineFacts.here(),),
                 pure=False,
                 priority=SHARD_PRIORITY,
-                workers=where or None,
-                allow_other_workers=True,
+                **placement,
             )
             for r in results
         ]

@@ -134,3 +134,15 @@ def test_an_unreachable_scheduler_is_named_in_one_line(mini_corpus, tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot reach the Dask scheduler at --scheduler tcp://127.0.0.1:"), last
     assert "Traceback" not in done.stderr and not (out / "videossr-30k").exists()
+
+
+def test_a_build_on_one_worker_gives_the_same_bytes_and_checks_them(mini_corpus, mini_builds, tmp_path):
+    """One worker: its units, shards, preview and whole-dataset checks all queue on it, and the dataset is
+    the two-worker build's, byte for byte."""
+    out = tmp_path / "out"
+    what = ["--sources", str(mini_corpus), "--datasets", MINI_BUILD, "--num-samples", str(MINI_SAMPLES)]
+    args = [*what, "--out-dir", str(out), "--seed", "2", "--workers", "1", "--no-progress"]
+    done = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"[verify] {MINI_BUILD}: OK" in done.stdout
+    assert tree_digest(out / MINI_BUILD) == tree_digest(mini_builds["new"])
