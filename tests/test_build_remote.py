@@ -190,3 +190,23 @@ def test_a_worker_downloads_a_replaced_source_again(s3) -> None:
         assert copies.get("s3://corpus/a.mp4").read_bytes() == b"second, longer content"
     finally:
         copies.drop()
+
+
+def test_a_stream_draws_the_rows_of_the_same_videos_on_disk_from_their_url(http_root) -> None:
+    """Training without a stored dataset reads sources by URL as the build does: the same ids, answers and
+    frames as from the folder the server serves."""
+    import numpy as np
+    from _stream_helpers import every_kind_recipe, make_corpus, open_stream
+
+    root, url = http_root
+    make_corpus(root, count=3)
+    recipe = every_kind_recipe()
+    on_disk, by_url = open_stream(recipe, root), open_stream(recipe, url)
+    assert len(by_url) == len(on_disk) > 0
+    for position in range(len(on_disk)):
+        a, b = on_disk[position], by_url[position]
+        assert (b["id"], b["source"], b["answer"]) == (a["id"], a["source"], a["answer"])
+        assert len(a["videos"]) == len(b["videos"])
+        for va, vb in zip(a["videos"], b["videos"]):
+            assert np.array_equal(va["frames"], vb["frames"])
+    assert "127.0.0.1" not in json.dumps([by_url[p]["source"] for p in range(len(by_url))])
