@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .floor import import_decoder
+from .measure import cpu_children
 
 FRAMES = 48
 
@@ -158,12 +159,13 @@ def run_reference(
     """The paper's released pipeline pointed at the corpus: ``pretext_tasks/sample_frames.py`` (48 JPEG frames
     per video, ``workers`` processes), then ``grounding.py`` (ChannelSwap), ``counting.py`` and ``jigsaw.py``
     (perturbed JPEGs next to the frames, a parquet of frame paths each), one sample per video and task as in
-    the build. Timed per stage; bytes are everything they write."""
+    the build. Timed per stage, with the CPU of every process they ran; bytes are everything they write."""
     import pyarrow.parquet as pq
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     times: dict[str, float] = {}
+    c0 = cpu_children()
     t0 = time.perf_counter()
     for name, cmd in _reference_stages(reference, sources, out, workers, num_videos):
         t = time.perf_counter()
@@ -175,6 +177,7 @@ def run_reference(
             )
         times[name] = time.perf_counter() - t
     wall = time.perf_counter() - t0
+    cpu = cpu_children() - c0
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in (out / "parquet").glob("*.parquet"))
     if not rows:
         raise SystemExit(
@@ -184,6 +187,7 @@ def run_reference(
     frames_bytes = sum(p.stat().st_size for p in (out / "frames").rglob("*.jpg") if "_" not in p.name)
     return {
         "wall": wall,
+        "cpu": cpu,
         "frames_wall": times["sample_frames"],
         "rows": rows,
         "bytes": sum(p.stat().st_size for p in data),

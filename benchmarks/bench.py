@@ -1,72 +1,78 @@
-"""``make bench`` (``python -m benchmarks.bench``): how fast the build runs beside its decode floor, how small
-and how fast to load its output, and how it scales. No network.
+"""``make bench`` (``python -m benchmarks.bench``): how fast the command users run is, against the paper's
+released pipeline and the build's own floors; where its CPU goes; how it scales with workers; how small and
+how fast to load its output. No network.
 
-One run, on one cached corpus and one worker count:
+One run, on one cached corpus; each repeat runs, back to back:
 
-1. **Decode floor** (:mod:`.floor`) - decoding exactly the frames the build's frame plans need, with the
-   build's decoder, in ``--workers`` processes: the unavoidable cost of the build.
-2. **Full build** - ``videossr.build.pipeline.build`` of a recipe with one sample of each task family per
-   source video (grounding/ChannelSwap, counting/easy, jigsaw/easy: 3 x N samples of 48 frames, at most
-   256x256 pixels) into a Hub-ready folder, exactly as ``python build/run.py`` runs it (a fresh driver
-   process, a Dask LocalCluster of ``--workers`` single-threaded workers, probe, render, shards, card,
-   manifest, preview). Also run with 1 worker (the speed-up) and with 4x the samples (memory stays flat).
-3. **Load** and **verify** (:mod:`.loading`) - every clip decoded to model-ready tensors with torchcodec,
-   and ``build/verify.py`` on the built folder in a fresh process, as ``build/run.py`` runs it.
-4. **Baselines** (:mod:`.baselines`) - the paper's frame-folder layout re-implemented; with
-   ``--reference-repo PATH`` (a checkout of github.com/lcqysl/VideoSSR) also the paper's released pipeline on
-   the same corpus (needs ``opencv-python-headless``).
+1. with ``--reference-repo PATH`` (a checkout of github.com/lcqysl/VideoSSR), **the paper's pipeline**
+   (``pretext_tasks/sample_frames.py`` then its three task scripts, :mod:`.baselines`) with as many
+   processes as the machine has cores;
+2. **the decode floor** (:mod:`.floor`): decoding exactly the frames the build's plans need, with the
+   build's decoder, in as many processes;
+3. **the default command**, ``python build/run.py --sources CORPUS --recipe bench.yaml`` (verify included),
+   in a fresh process tree, with as many workers as cores, then with each other count of ``--workers``
+   (counts above the core count oversubscribe the machine: the report says so);
+4. the frame-folder layout (the paper's storage, re-implemented), the load speed of the output
+   (:mod:`.loading`) and a standalone ``build/verify.py`` of it.
 
-Timings are medians over ``--repeats`` runs; ratios of two timings (build / floor, 1 vs N workers, the
-baselines vs the build) are medians of each run's ratio, the two measured back to back. The corpus
-(``--num-videos`` procedurally generated videos, 640x360 30 fps 60 s H.264 with a 2 s keyframe interval by
-default) is made once under ``--cache-dir``; ``--sources DIR`` benchmarks on a folder of your own videos.
+The recipe has one sample of each task family per source video (grounding/ChannelSwap, counting/easy,
+jigsaw/easy: 48 frames, at most 256x256 pixels). Timings are medians over ``--repeats``; ratios of two
+timings are medians of each repeat's ratio (:func:`.measure.paired_ratio`). CPU is every process's, reaped;
+the CPU beyond decode and encode is the command's CPU less the decode floor's and the encode floor's (its
+clips encoded again, :func:`.floor.clip_floors`). The corpus (``--num-videos`` generated videos, 640x360 30
+fps 60 s H.264 with 2 s keyframes by default, or ``--natural`` 720p/1080p ones, or ``--sources DIR``) is made
+once under ``--cache-dir``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import platform
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videossr.build.config import BuildConfig, crf_value, positive_int
-from videossr.build.pipeline import build
+from videossr.build.config import crf_value, positive_int
 from videossr.build.render import DEFAULT_CRF, MAX_CRF
 
 from videossr.arguments import DataclassArgumentParser, option
 
 from .baselines import run_frame_folder, run_reference
 from .corpus import CorpusSpec, link_sources, make_corpus
-from .floor import bench_recipe, floor_plans, run_floor
+from .floor import FAMILIES, MAX_PIXELS, clip_floors, floor_plans, run_floor
 from .loading import run_load, run_verify
-from .measure import (
-    TreeSampler,
-    child_entry,
-    cpu_children,
-    driver_maxrss,
-    median,
-    paired_ratio,
-    phases,
-    repo_sizes,
-    run_child,
-)
+from .measure import ROOT, median, paired_ratio, phases, repo_sizes, run_command
 from .report import report
 
-MODULE = "benchmarks.bench"
 SMOKE_CACHE = ".cache/bench-smoke"
+CORES = os.cpu_count() or 1
+
+
+def worker_counts(text: str) -> list[int]:
+    """``1,2,4``: worker counts, each at least 1."""
+    try:
+        counts = sorted({int(w) for w in text.split(",") if w.strip()})
+    except ValueError:
+        raise ValueError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not counts or counts[0] < 1:
+        raise ValueError("worker counts must be at least 1")
+    return counts
 
 
 @dataclass
 class BenchOptions:
     num_videos: int = option(24, help="corpus size N", parse=positive_int, metavar="N")
-    workers: int = option(os.cpu_count() or 1, help="worker processes (default: cores)", parse=positive_int)
+    workers: list[int] = option(
+        default_factory=lambda: sorted({1, CORES}),
+        help="worker counts to build with, e.g. 1,2,4,8,16: speed-up and efficiency per count (default: 1 "
+        "and the number of cores; the comparisons use the count nearest the cores)",
+        parse=worker_counts,
+        metavar="N,N,...",
+    )
     repeats: int = option(3, help="runs per measurement; medians are reported", parse=positive_int)
     cache_dir: str = option(".cache/bench", help="where the generated corpus is kept")
     work_dir: str | None = option(None, help="scratch folder for outputs (default: a temp folder)")
@@ -91,7 +97,7 @@ class BenchOptions:
         help="benchmark on the videos under this folder (e.g. your own) instead of the generated corpus; "
         "--num-videos, --duration, --width, --height, --fps and --gop-seconds are then ignored",
     )
-    scaling: bool = option(True, help="also build with 1 worker and with 4x the samples")
+    scaling: bool = option(True, help="also build with the other --workers counts and with 4x the samples")
     baseline: bool = option(True, help="also time the frame-folder baseline")
     reference_repo: Path | None = option(
         None,
@@ -106,28 +112,34 @@ class BenchOptions:
             self.num_videos, self.width, self.height, self.fps, self.duration, self.gop_seconds, self.natural
         )
 
+    @property
+    def main_workers(self) -> int:
+        """The count the comparisons use: the largest one up to the cores (else the smallest)."""
+        fitting = [w for w in self.workers if w <= CORES]
+        return max(fitting) if fitting else min(self.workers)
+
 
 @dataclass
 class Runs:
     """Every measurement of every repeat."""
 
+    commands: dict[int, list[dict]] = field(default_factory=dict)  # worker count -> runs
     floors: list[dict] = field(default_factory=list)
-    builds: list[dict] = field(default_factory=list)
-    singles: list[dict] = field(default_factory=list)
     loads: list[dict] = field(default_factory=list)
     verifies: list[dict] = field(default_factory=list)
     folders: list[dict] = field(default_factory=list)
     refs: list[dict] = field(default_factory=list)
     big: dict | None = None
+    clips: dict = field(default_factory=dict)
 
 
 def parse_args(argv: list[str] | None) -> BenchOptions:
     p = DataclassArgumentParser(
         BenchOptions,
         prog="python -m benchmarks.bench",
-        description="Benchmark the build against its decode floor, and the load speed and size of its "
-        "output.",
-        epilog="example: python -m benchmarks.bench --num-videos 24 --workers 2 --repeats 3",
+        description="Benchmark the default build command against the paper's pipeline and the build's "
+        "floors, its CPU, its scaling with workers, and the size and load speed of its output.",
+        epilog="example: python -m benchmarks.bench --reference-repo ../VideoSSR --workers 1,2,4,8,16",
     )
     (args,) = p.parse_into_dataclasses(argv)
     if args.smoke:
@@ -136,62 +148,33 @@ def parse_args(argv: list[str] | None) -> BenchOptions:
     return args
 
 
-def child_build(spec: dict[str, Any]) -> dict[str, Any]:
-    """Runs in a fresh process: one build, its phase times and memory peaks."""
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    sampler = TreeSampler()
-    sampler.start()
-    recipe = bench_recipe(spec["num_sources"], spec["per_family"])
-    config = BuildConfig(
-        out_dir=Path(spec["out"]), seed=spec["seed"], workers=spec["workers"], crf=spec["crf"], progress=False
-    )
-    stamps: list[tuple[float, str]] = []
-    t0 = time.perf_counter()
-    result = build(
-        [recipe],
-        [spec["sources"]],
-        config,
-        on_progress=lambda msg: stamps.append((time.perf_counter() - t0, msg)),
-    )
-    wall = time.perf_counter() - t0
-    sampler.stop.set()
-    sampler.join()
-    return {
-        "wall": wall,
-        "rows": result.datasets[0].built,
-        "requested": result.datasets[0].requested,
-        "stamps": stamps,
-        "driver_peak": max(driver_maxrss(), sampler.driver_peak),
-        "worker_peak": sampler.worker_peak,
-        "worker_process_peak": sampler.worker_process_peak,
-    }
+def write_recipe(path: Path, num_sources: int, per_family: int) -> Path:
+    """The bench recipe as a recipe file (``per_family`` samples of each family per source)."""
+    mix = [{"task": t, "subtype": s, "count": num_sources * per_family} for t, s in FAMILIES]
+    path.write_text(json.dumps({"name": "bench", "max_pixels": MAX_PIXELS, "mix": mix}))
+    return path
 
 
-def run_build(args: BenchOptions, sources: Path, out: Path, workers: int, per_family: int) -> dict:
-    """One build in a fresh driver process, with the CPU of everything it ran and its output's sizes."""
+def run_build(args: BenchOptions, sources: Path, out: Path, workers: int, per_family: int = 1) -> dict:
+    """The default command, as users run it, in a fresh process tree: its time, phases, CPU, memory and
+    output."""
     shutil.rmtree(out, ignore_errors=True)
-    spec = {
-        "sources": str(sources.resolve()),
-        "out": str(out.resolve()),
-        "workers": workers,
-        "per_family": per_family,
-        "num_sources": args.num_videos,
-        "seed": args.seed,
-        "crf": args.crf,
-    }
-    c0 = cpu_children()
-    res = run_child(MODULE, spec, out.parent / f".{out.name}-result.json")
-    res["cpu"] = cpu_children() - c0
+    out.mkdir(parents=True)
+    recipe = write_recipe(out.parent / f".{out.name}-recipe.json", args.num_videos, per_family)
+    cmd = [sys.executable, str(ROOT / "build" / "run.py"), "--sources", str(sources.resolve())]
+    cmd += ["--recipe", str(recipe), "--out-dir", str(out.resolve()), "--workers", str(workers)]
+    cmd += ["--seed", str(args.seed), "--crf", str(args.crf), "--no-progress"]
+    res = run_command(cmd)
+    if not any(line == "[verify] bench: OK" for _, line in res["stamps"]):
+        raise RuntimeError("the build's checks found problems:\n" + "\n".join(m for _, m in res["stamps"]))
     res.update(phases(res["stamps"], res["wall"]))
     res.update(repo_sizes(out / "bench"))
+    res["rows"] = res["repo_rows"]
     return res
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if child_entry(argv, child_build):
-        return 0
-    args = parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     tmp = None
     if args.work_dir is None:
         tmp = tempfile.mkdtemp(prefix="videossr-bench-")
@@ -213,7 +196,7 @@ def corpus_of(args: BenchOptions, work: Path) -> tuple[Path, str]:
         run_dir.mkdir(parents=True)
         args.num_videos = link_sources(args.sources, run_dir)
         return run_dir, f"{args.num_videos} videos from {args.sources}"
-    make_corpus(args.corpus(), Path(args.cache_dir), run_dir, args.workers)
+    make_corpus(args.corpus(), Path(args.cache_dir), run_dir, CORES)
     if args.natural:
         return (
             run_dir,
@@ -225,123 +208,143 @@ def corpus_of(args: BenchOptions, work: Path) -> tuple[Path, str]:
 
 def run(args: BenchOptions, work: Path) -> int:
     sources, corpus = corpus_of(args, work)
-    print(
-        f"[bench] corpus: {corpus}; {args.workers} workers; {args.repeats} repeats; CRF {args.crf}",
-        flush=True,
-    )
-    runs = repeat(args, sources, work, floor_plans(sources, 1, args.seed))
-    fig = figures(args, runs)
+    counts = args.workers if args.scaling else [args.main_workers]
+    what = f"workers {counts} on {CORES} cores; {args.repeats} repeats; CRF {args.crf}"
+    print(f"[bench] corpus: {corpus}; {what}", flush=True)
+    runs = repeat(args, sources, work, floor_plans(sources, 1, args.seed), counts)
+    fig = figures(args, runs, corpus)
     report(fig)
     if args.json:
         args.json.write_text(json.dumps(fig, indent=2) + "\n")
     return 0
 
 
-def repeat(args: BenchOptions, sources: Path, work: Path, plans: list) -> Runs:
-    """Each repeat runs what a ratio compares back to back (the paper's pipeline, the floor, the build, the
-    1-worker build), so ratios are medians of per-repeat ratios (see ``paired_ratio``)."""
-    w, runs = args.workers, Runs()
+def repeat(args: BenchOptions, sources: Path, work: Path, plans: list, counts: list[int]) -> Runs:
+    """Each repeat runs what a ratio compares back to back (the paper's pipeline, the floor, the command
+    at every worker count), so ratios are medians of per-repeat ratios (see ``paired_ratio``)."""
+    w, runs = args.main_workers, Runs()
+    out = work / "out"
     for r in range(args.repeats):
 
         def say(what: str, r: int = r) -> None:
-            print(f"[bench] run {r + 1}: {what}", flush=True)
+            print(f"[bench] run {r + 1}: {what} (load average {os.getloadavg()[0]:.1f})", flush=True)
 
         if args.reference_repo:
             runs.refs.append(
                 run_reference(args.reference_repo, sources, work / "reference", w, args.num_videos)
             )
-            ref = runs.refs[-1]
-            frames = f"sample_frames.py {ref['frames_wall']:.2f} s"
-            say(f"the paper's pipeline {ref['wall']:.2f} s ({frames}, {ref['rows']} rows)")
+            say(f"the paper's pipeline {runs.refs[-1]['wall']:.2f} s ({runs.refs[-1]['rows']} rows)")
         runs.floors.append(run_floor(plans, w))
         say(f"decode floor {runs.floors[-1]['wall']:.2f} s")
-        runs.builds.append(run_build(args, sources, work / "out", w, 1))
-        say(f"build {runs.builds[-1]['wall']:.2f} s ({runs.builds[-1]['rows']} rows)")
-        if args.scaling:
-            # With one worker the build above is already the 1-worker build.
-            runs.singles.append(runs.builds[-1] if w == 1 else run_build(args, sources, work / "out1", 1, 1))
-            say(f"build with 1 worker {runs.singles[-1]['wall']:.2f} s")
+        for n in [w, *(c for c in counts if c != w)]:
+            done = run_build(args, sources, out if n == w else work / f"out{n}", n)
+            runs.commands.setdefault(n, []).append(done)
+            say(f"build/run.py with {n} workers {done['wall']:.2f} s ({done['rows']} rows)")
         if args.baseline:
             runs.folders.append(run_frame_folder(sources, work / "frame-folder", w))
             say(f"frame-folder baseline {runs.folders[-1]['wall']:.2f} s")
-        runs.loads.append(run_load(work / "out" / "bench", w))
+        runs.loads.append(run_load(out / "bench", w))
         say(f"load {runs.loads[-1]['rows_per_s']:.1f} rows/s")
-        runs.verifies.append(run_verify(work / "out" / "bench", w))
-        say(f"verify {runs.verifies[-1]['wall']:.2f} s")
-        if args.scaling and runs.big is None:
-            runs.big = run_build(args, sources, work / "out4", w, 4)
-            print(f"[bench] 4x samples: build {runs.big['wall']:.2f} s ({runs.big['rows']} rows)", flush=True)
+        runs.verifies.append(run_verify(out / "bench", w))
+        say(f"standalone verify {runs.verifies[-1]['wall']:.2f} s")
+    runs.clips = clip_floors(out / "bench")
+    if args.scaling:
+        runs.big = run_build(args, sources, work / "out4", w, 4)
+        print(f"[bench] 4x samples: {runs.big['wall']:.2f} s ({runs.big['rows']} rows)", flush=True)
     return runs
 
 
-def figures(args: BenchOptions, runs: Runs) -> dict[str, Any]:
+def figures(args: BenchOptions, runs: Runs, corpus: str) -> dict[str, Any]:
     """Every figure of the run, as ``report`` prints them and ``--json`` writes them."""
-    b0, w = runs.builds[0], args.workers
-    rows = b0["rows"]
-    build_s = median(runs.builds, "wall")
+    w = args.main_workers
+    builds = runs.commands[w]
+    b0, rows = builds[0], builds[0]["rows"]
+    build_s, cpu = median(builds, "wall"), median(builds, "cpu")
+    decode, encode = median(runs.floors, "cpu"), runs.clips["encode_cpu"]
     fig: dict[str, Any] = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "machine": f"{platform.machine()} {CORES} cores, {platform.system()} {platform.release()}",
         "python": platform.python_version(),
+        "corpus": corpus,
         "num_videos": args.num_videos,
         "workers": w,
         "repeats": args.repeats,
         "crf": args.crf,
         "samples": rows,
         "build_s": build_s,
-        "build_start_probe_s": median(runs.builds, "t_start_probe"),
-        "build_units_s": median(runs.builds, "t_units"),
-        "build_finalize_s": median(runs.builds, "t_finalize"),
+        "build_start_probe_s": median(builds, "t_start_probe"),
+        "build_units_s": median(builds, "t_units"),
+        "build_finalize_s": median(builds, "t_finalize"),
+        "build_verify_s": median(builds, "t_verify"),
+        "build_exit_s": median(builds, "t_exit"),
         "redrawn_samples": b0["redrawn"],
         "floor_s": median(runs.floors, "wall"),
         "floor_frames": runs.floors[0]["frames"],
-        "floor_cpu_s": median(runs.floors, "cpu"),
-        "build_cpu_s": median(runs.builds, "cpu"),
-        "build_over_floor_cpu": paired_ratio(runs.builds, runs.floors, "cpu"),
+        "build_over_floor": paired_ratio(builds, runs.floors, "wall"),
+        "build_cpu_s": cpu,
+        "decode_cpu_s": decode,
+        "encode_cpu_s": encode,
+        "check_cpu_s": runs.clips["check_cpu"],
+        "beyond_share": (cpu - decode - encode) / cpu,
         "samples_per_s": rows / build_s,
-        "s_per_sample_per_core": build_s * w / rows,
-        "build_over_floor": paired_ratio(runs.builds, runs.floors, "wall"),
-        "units_over_floor": paired_ratio(runs.builds, runs.floors, "t_units", "wall"),
         "shard_bytes_per_sample": b0["shard_bytes"] / rows,
         "repo_bytes_per_sample": b0["repo_bytes"] / rows,
         "median_sample_video_bytes": b0["median_sample_video_bytes"],
-        "driver_peak_bytes": b0.get("driver_peak", float("nan")),
-        "worker_peak_bytes": b0.get("worker_peak", float("nan")),
+        "driver_peak_bytes": b0["driver_peak"],
+        "worker_peak_bytes": b0["worker_peak"],
         "load_rows_per_s": median(runs.loads, "rows_per_s"),
         "load_cpu_per_row_s": median(runs.loads, "cpu_per_row"),
         "verify_s": median(runs.verifies, "wall"),
+        "scaling": scaling(runs, w),
         "load_avg_1min": os.getloadavg()[0],
     }
     fig.update(comparisons(args, runs, fig))
     return fig
 
 
+def scaling(runs: Runs, w: int) -> list[dict[str, float]]:
+    """Per worker count: the command's time, its speed-up over 1 worker (paired) and its efficiency."""
+    one = runs.commands.get(1)
+    out = []
+    for n, builds in sorted(runs.commands.items()):
+        speedup = paired_ratio(one, builds, "wall") if one else float("nan")
+        out.append(
+            {
+                "workers": n,
+                "s": median(builds, "wall"),
+                "units_s": median(builds, "t_units"),
+                "speedup": speedup,
+                "efficiency": speedup / n,
+                "oversubscribed": n > CORES,
+            }
+        )
+    return out
+
+
 def comparisons(args: BenchOptions, runs: Runs, fig: dict[str, Any]) -> dict[str, Any]:
-    """The figures of the optional runs: 1 worker, 4x samples, the baselines."""
+    """The figures of the optional runs: 4x samples, the baselines."""
     out: dict[str, Any] = {}
-    if runs.singles:
-        out["build_1_worker_s"] = median(runs.singles, "wall")
-        out["speedup"] = paired_ratio(runs.singles, runs.builds, "wall")
-        out["units_speedup"] = paired_ratio(runs.singles, runs.builds, "t_units")
+    builds = runs.commands[args.main_workers]
     if runs.big:
         out["samples_4x"] = runs.big["rows"]
-        out["driver_peak_4x_bytes"] = runs.big.get("driver_peak", float("nan"))
-        out["worker_peak_4x_bytes"] = runs.big.get("worker_peak", float("nan"))
+        out["driver_peak_4x_bytes"] = runs.big["driver_peak"]
+        out["worker_peak_4x_bytes"] = runs.big["worker_peak"]
     if runs.folders:
         per_sample = runs.folders[0]["bytes"] / runs.folders[0]["rows"]
         out["frame_folder_s"] = median(runs.folders, "wall")
         out["frame_folder_bytes_per_sample"] = per_sample
         out["frame_folder_bytes_per_video"] = runs.folders[0]["bytes"] / args.num_videos
-        out["speed_vs_frame_folder"] = paired_ratio(runs.folders, runs.builds, "wall")
+        out["speed_vs_frame_folder"] = paired_ratio(runs.folders, builds, "wall")
         out["storage_vs_frame_folder"] = per_sample / fig["repo_bytes_per_sample"]
     if runs.refs:
         ref = runs.refs[0]
         out["reference_s"] = median(runs.refs, "wall")
         out["reference_sample_frames_s"] = median(runs.refs, "frames_wall")
+        out["reference_cpu_s"] = median(runs.refs, "cpu")
         out["reference_rows"] = ref["rows"]
         out["reference_bytes_per_sample"] = ref["bytes"] / ref["rows"]
         out["reference_frames_bytes_per_video"] = ref["frames_bytes"] / args.num_videos
-        out["speed_vs_reference"] = paired_ratio(runs.refs, runs.builds, "wall")
-        out["speed_vs_reference_frames"] = paired_ratio(runs.refs, runs.builds, "frames_wall", "wall")
+        out["speed_vs_reference"] = paired_ratio(runs.refs, builds, "wall")
+        out["speed_vs_reference_frames"] = paired_ratio(runs.refs, builds, "frames_wall", "wall")
     return out
 
 

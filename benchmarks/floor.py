@@ -4,6 +4,7 @@ build."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import time
 from pathlib import Path
@@ -80,3 +81,32 @@ def run_floor(plans: list[FloorPlan], workers: int) -> dict[str, float]:
         per_source = list(pool.imap_unordered(decode_floor_one, plans, chunksize=1))
         wall = time.perf_counter() - t0
     return {"wall": wall, "cpu": sum(per_source), "frames": sum(len(p[1]) for p in plans)}
+
+
+def clip_floors(repo: Path) -> dict[str, float]:
+    """The CPU of encoding every clip of a built dataset again with the build's encoder and settings (its
+    frames decoded first, off the clock), and of the checks' decode of every clip from memory: the encode
+    floor, and what the build's own clip checks cost. In this process, one clip at a time."""
+    import io
+
+    import av
+    import pyarrow.parquet as pq
+    from videossr.build.checks.clips import check_clip_in_memory, clips_of_row
+    from videossr.build.render import encode_clip
+
+    manifest = json.loads((repo / "build_manifest.json").read_text())
+    encode = check = 0.0
+    clips = frames = 0
+    for shard in sorted(repo.glob("data/*/*.parquet")):
+        table = pq.read_table(shard, columns=["videos", "fps", "num_frames", "task", "params"])
+        for row in table.to_pylist():
+            for clip in clips_of_row(row):
+                with av.open(io.BytesIO(clip.data)) as container:
+                    rgb = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+                c0 = cpu_self()
+                encode_clip(rgb, clip.fps or 1.0, crf=manifest["crf"], preset=manifest["x264_preset"])
+                c1 = cpu_self()
+                check_clip_in_memory(clip)
+                encode, check = encode + c1 - c0, check + cpu_self() - c1
+                clips, frames = clips + 1, frames + len(rgb)
+    return {"encode_cpu": encode, "check_cpu": check, "clips": clips, "clip_frames": frames}

@@ -43,17 +43,18 @@ def all_up(pool: Any, workers: int) -> None:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the RSS of this process and its descendants. A "worker" is one Dask worker process plus
-    everything under it (its decode child), summed at each sample.
+    """Samples the RSS of a process (``root``, default this one: the driver) and its descendants. A "worker"
+    is one child process of the root plus everything under it (its decode child), summed at each sample.
 
     The sampler runs beside the build it measures, on the same cores, so it must cost next to nothing: the
     process tree is listed once per ``rescan`` seconds (listing children scans all of /proc), and each tick
     only reads the RSS of the processes already known."""
 
-    def __init__(self, interval: float = 0.05, rescan: float = 1.0) -> None:
+    def __init__(self, interval: float = 0.05, rescan: float = 1.0, root: int | None = None) -> None:
         super().__init__(daemon=True)
         self.interval = interval
         self.rescan = rescan
+        self.root = root
         self.stop = threading.Event()
         self.driver_peak = 0
         self.worker_peak = 0
@@ -63,7 +64,7 @@ class TreeSampler(threading.Thread):
     def _workers(self, me: psutil.Process) -> list[list[psutil.Process]]:
         """Per worker process: the worker, then every process under it."""
         trees = []
-        for worker in me.children():  # Dask's nannies live in this process; workers are its children
+        for worker in me.children():  # Dask's nannies live in the driver; workers are its children
             try:
                 if "resource_tracker" in " ".join(worker.cmdline()):
                     continue
@@ -73,14 +74,20 @@ class TreeSampler(threading.Thread):
         return trees
 
     def run(self) -> None:
-        me = psutil.Process()
+        try:
+            me = psutil.Process(self.root)
+        except psutil.Error:
+            return
         trees: list[list[psutil.Process]] = []
         next_scan = 0.0
         while not self.stop.is_set():
-            if time.monotonic() >= next_scan:
-                trees = self._workers(me)
-                next_scan = time.monotonic() + self.rescan
-            self.driver_peak = max(self.driver_peak, me.memory_info().rss)
+            try:
+                if time.monotonic() >= next_scan:
+                    trees = self._workers(me)
+                    next_scan = time.monotonic() + self.rescan
+                self.driver_peak = max(self.driver_peak, me.memory_info().rss)
+            except psutil.Error:
+                return  # the measured process has ended
             for tree in trees:
                 sizes = []
                 for proc in tree:
@@ -92,6 +99,37 @@ class TreeSampler(threading.Thread):
                 self.worker_peak = max(self.worker_peak, sum(sizes))
             self.ticks += 1
             self.stop.wait(self.interval)
+
+
+def run_command(cmd: list[str], cwd: Path = ROOT) -> dict[str, Any]:
+    """Run a command (``python build/run.py ...``) in a fresh process, as a user does: its wall time, the CPU
+    of every process it ran (it and its descendants, each reaped when it ended), each output line with its
+    time, and the memory peaks of its process tree. Raises when it fails."""
+    c0 = cpu_children()
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    sampler = TreeSampler(root=proc.pid)
+    sampler.start()
+    assert proc.stdout is not None
+    stamps = [(time.perf_counter() - t0, line.rstrip("\n")) for line in proc.stdout]
+    code = proc.wait()
+    wall = time.perf_counter() - t0
+    sampler.stop.set()
+    sampler.join()
+    if code != 0:
+        tail = "\n".join(line for _, line in stamps[-30:])
+        raise RuntimeError(f"{' '.join(cmd[:3])} ... exited with {code}:\n{tail}")
+    return {
+        "wall": wall,
+        "cpu": cpu_children() - c0,
+        "stamps": stamps,
+        "driver_peak": sampler.driver_peak,
+        "worker_peak": sampler.worker_peak,
+        "worker_process_peak": sampler.worker_process_peak,
+    }
 
 
 def driver_maxrss() -> int:
@@ -119,21 +157,31 @@ def run_child(module: str, spec: dict[str, Any], res_file: Path) -> dict[str, An
 
 
 def phases(stamps: list, wall: float) -> dict[str, float]:
-    """Split a build's wall time by its progress messages."""
-    at = {}
+    """Split a build's wall time by its progress messages: start-up and probing, the units (until the last
+    one is done), the shards and the dataset folder, the final checks (``build/run.py``'s) and what is left
+    (closing down)."""
+    at: dict[str, float] = {}
     for t, msg in stamps:
         if "usable sources" in msg:
-            at["probed"] = t
-        elif "writing" in msg:
+            at.setdefault("probed", t)
+        elif ": writing " in msg:
             at["rendered"] = t
+        elif " rows written" in msg:
+            at["written"] = t
+        elif msg.startswith("[verify]"):
+            at["verified"] = t
     probed, rendered = at.get("probed", 0.0), at.get("rendered", wall)
+    written = at.get("written", rendered)
+    verified = at.get("verified", written)
     # Samples whose source could not give them (undecodable, or every draw rejected) are made from other
     # sources: extra decoding that the floor (first accepted plans only) does not count.
     redrawn = sum(int(msg.split(": ", 1)[1].split()[0]) for _, msg in stamps if "re-drawn" in msg)
     return {
         "t_start_probe": probed,
         "t_units": rendered - probed,
-        "t_finalize": wall - rendered,
+        "t_finalize": written - rendered,
+        "t_verify": verified - written,
+        "t_exit": wall - verified,
         "redrawn": redrawn,
     }
 

@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from videossr.arguments import DataclassArgumentParser, option
 
@@ -29,6 +29,7 @@ examples:
   python build/run.py --sources ~/videos --num-samples videossr-30k=30000,viubench=2700 --push
   python build/run.py --sources list.txt --recipe my_mix.yaml --num-samples 500
   python build/run.py --sources /data/videos --scheduler tcp://scheduler:8786   # an existing Dask cluster
+  python build/run.py --sources s3://my-bucket/videos/ --scheduler tcp://scheduler:8786   # workers read S3
 
 Re-running the same command resumes: finished units are kept under <out>/.videossr-work/<dataset>/, and
 unchanged sources are not probed again (<out>/.videossr-cache/probe.jsonl). One build at a time writes a
@@ -47,8 +48,9 @@ class RunOptions:
     sources: list[str] | None = option(
         None,
         help=f"folders (searched recursively for {VIDEOS}), list files ({'/'.join(LIST_EXTENSIONS)}: one "
-        "video path per line, relative to the list's folder), or single videos. Default: the embedded demo "
-        "corpus (no network).",
+        "video path or URL per line, relative to the list's folder), or single videos; each a local path or "
+        "a URL the workers read (s3://, gs://, hf://datasets/..., https://: any fsspec protocol). Default: "
+        "the embedded demo corpus (no network).",
         metavar="PATH",
         group=WHAT,
     )
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     run, config = p.parse_into_dataclasses(argv)
     recipes = recipes_of(run, p, demo=not run.sources)
     check_push_options(run, p, [r.name for r in recipes])
+    from .driver import ClusterError
     from .lock import BuildLocked
     from .output import OutputRefused
     from .pipeline import build, result_dict
@@ -204,10 +207,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sources = source_inputs(run, p)
     try:
-        result = build(recipes, sources, config)
+        result = build(recipes, sources, config, verify=run.verify)
     except (OutputRefused, SourcesError) as exc:
         p.error(str(exc))
-    except BuildLocked as exc:
+    except (BuildLocked, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -242,17 +245,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def verify_datasets(datasets: list[DatasetResult]) -> dict[str, int]:
-    """``verify_repo`` on every built dataset (each against the other for overlap); problems per dataset."""
-    from .checks import verify_repo
-
+    """Print what the build's checks found in each dataset (every row and clip as it was rendered, then
+    the whole dataset); problems per dataset."""
     verified: dict[str, int] = {}
-    others = [d.out_dir for d in datasets]
     for d in datasets:
-        other = next((o for o in others if o != d.out_dir), None)
-        report = verify_repo(d.out_dir, other=other)
-        verified[d.name] = len(report.problems)
-        print(f"[verify] {d.name}: {'OK' if report.ok else f'{len(report.problems)} problem(s)'}")
-        for problem in report.problems[:20]:
+        if d.report is None:
+            continue
+        verified[d.name] = len(d.report.problems)
+        print(f"[verify] {d.name}: {'OK' if d.report.ok else f'{len(d.report.problems)} problem(s)'}")
+        for problem in d.report.problems[:20]:
             print(f"  - {problem}")
     return verified
 
@@ -272,3 +273,13 @@ def print_summary(result: BuildResult) -> None:
     for d in result.datasets:
         loc = d.out_dir if str(d.out_dir.parent) not in (".", "") else d.name
         print(f'  from datasets import load_dataset; ds = load_dataset("{loc}", split="train")')
+
+
+def script() -> NoReturn:
+    """``python build/run.py``: :func:`main`, then the process ends at once. By then every file is written,
+    synced and closed and the cluster is closed; what is left, tearing down the modules a build loads
+    (pyarrow, Dask, datasets...), takes a few tenths of a second that change nothing."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

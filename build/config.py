@@ -122,7 +122,11 @@ class BuildConfig:
         group=BUILD,
     )
     scheduler: str | None = option(
-        None, help="run on an existing Dask cluster (tcp://host:8786)", metavar="ADDRESS", group=BUILD
+        None,
+        help="run on an existing Dask cluster (tcp://host:8786); its workers need the project's environment "
+        "and --out-dir on a filesystem they share with this machine (sources may be URLs)",
+        metavar="ADDRESS",
+        group=BUILD,
     )
     retries: int = option(
         2, help="retries of a failed work unit", parse=retries_value, metavar="N", group=BUILD

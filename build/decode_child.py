@@ -167,13 +167,15 @@ class Video:
 def converter(out_w: int, out_h: int, rotation: int) -> Convert:
     """Frame -> upright uint8 RGB ``(out_h, out_w, 3)``: scaled by swscale (bilinear, one thread) to the
     stored size, then turned by the rotation metadata the way ffmpeg's autorotate turns it."""
-    from av.video.reformatter import Interpolation
+    from av.video.reformatter import Interpolation, VideoReformatter
 
     turns = (rotation // 90) % 4  # counter-clockwise quarter turns
     w, h = (out_h, out_w) if turns % 2 else (out_w, out_h)
+    reformatter = VideoReformatter()  # one scaling context for the request's frames
 
     def convert(frame: VideoFrame) -> np.ndarray:
-        rgb = frame.reformat(
+        rgb = reformatter.reformat(
+            frame,
             width=w,
             height=h,
             format="rgb24",
@@ -253,29 +255,35 @@ def probe_stream(path: str) -> dict[str, Any]:
     """Container facts of the first video stream as this decoder reads them (ffprobe's fields and
     conventions). The rotation is the display matrix of the first decoded frame, the one the frames are
     later turned by, so a source that cannot decode even one frame fails here."""
-    import av
-
     container, stream = _open_stream(path)
     with container:
-        ctx = stream.codec_context
-        rate = stream.average_rate or stream.base_rate
-        if stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = (container.duration or 0) / av.time_base
         first = next(container.decode(stream), None)
         if first is None:
             raise RuntimeError("no frame could be decoded")
-        return {
-            "duration": duration,
-            "fps": float(rate) if rate else 0.0,
-            "width": int(ctx.width or 0),
-            "height": int(ctx.height or 0),
-            "frames": int(stream.frames or 0),
-            "codec": ctx.codec.canonical_name,
-            "rotation": int(round(first.rotation or 0)) % 360,
-            "pix_fmt": str(ctx.pix_fmt or ""),
-        }
+        return stream_facts(container, stream, first)
+
+
+def stream_facts(container: InputContainer, stream: VideoStream, first: VideoFrame) -> dict[str, Any]:
+    """The facts :func:`probe_stream` reports, of an open container whose first frame is ``first`` (also
+    how a build worker reads the clips it just encoded, from memory)."""
+    import av
+
+    ctx = stream.codec_context
+    rate = stream.average_rate or stream.base_rate
+    if stream.duration and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    else:
+        duration = (container.duration or 0) / av.time_base
+    return {
+        "duration": duration,
+        "fps": float(rate) if rate else 0.0,
+        "width": int(ctx.width or 0),
+        "height": int(ctx.height or 0),
+        "frames": int(stream.frames or 0),
+        "codec": ctx.codec.canonical_name,
+        "rotation": int(round(first.rotation or 0)) % 360,
+        "pix_fmt": str(ctx.pix_fmt or ""),
+    }
 
 
 def answer(req: dict[str, Any], videos: OpenVideos) -> tuple[dict[str, Any], bytes]:

@@ -18,11 +18,12 @@ import signal
 KILL_ONCE_ENV = "VIDEOSSR_FAULT_KILL_ONCE"
 FAULT_AT_ENV = "VIDEOSSR_FAULT_AT"
 
-# Where a build writes, in the order it gets there. Workers: a unit's part, then its marker. Driver: the
+# Where a build writes, in the order it gets there. Workers: a unit's part, then its marker; a shard (with its
+# marker). Driver: the
 # dataset locks taken, then the staged dataset folder (cleared, shards, preview, card, manifest, ownership
 # marker, everything synced to disk), the swap that makes it visible, the gap between the two renames of
 # the swap on filesystems without an atomic exchange, and the removal of the previous dataset.
-WORKER_POINTS = ("part", "unit-marker")
+WORKER_POINTS = ("part", "unit-marker", "shard")
 DRIVER_POINTS = (
     "locked",
     "staging",

@@ -13,6 +13,7 @@ tests), downscaled with the aspect kept to even sizes of at most ``max_pixels`` 
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .remote import RemoteError, is_url, local_source
 from .render import ProbeResult
 
 RECYCLE_AFTER = 200
@@ -133,6 +135,13 @@ class FrameSampler:
         return bytes(buf)
 
     def _request(self, req: dict[str, Any], timeout: float | None) -> tuple[dict[str, Any], bytes]:
+        """One request to the child; a URL source is given to it as this process's local copy (the child
+        reads local files only, and has no credentials to fetch one)."""
+        if is_url(req["path"]):
+            try:
+                req = {**req, "path": local_source(req["path"])}
+            except RemoteError as exc:
+                raise DecodeError(str(exc)) from None
         if self.proc is None or self.proc.poll() is not None or self.served >= RECYCLE_AFTER:
             self.close()
             self.proc = self._start()
@@ -165,18 +174,7 @@ class FrameSampler:
         are probed before planning and published clips before publishing. ``num_frames`` is the container's
         count, or duration x fps when it has none."""
         header, _ = self._request({"op": "probe", "path": str(path)}, timeout)
-        facts = header["probe"]
-        frames = int(facts["frames"])
-        return ProbeResult(
-            duration=float(facts["duration"]),
-            fps=float(facts["fps"]),
-            width=int(facts["width"]),
-            height=int(facts["height"]),
-            num_frames=frames if frames > 0 else int(round(facts["duration"] * facts["fps"])),
-            codec=str(facts["codec"]),
-            rotation=int(facts["rotation"]) % 360,
-            pix_fmt=str(facts["pix_fmt"]),
-        )
+        return probe_result(header["probe"])
 
     def count_frames(self, path: str, timeout: float | None = None) -> int:
         """The number of frames the decoder can actually deliver (containers often over-report)."""
@@ -216,6 +214,21 @@ class FrameSampler:
         return DecodedFrames(frames, np.asarray(header.get("pts", []), dtype=np.float64))
 
 
+def probe_result(facts: dict[str, Any]) -> ProbeResult:
+    """The decode child's stream facts (:func:`.decode_child.stream_facts`) as a :class:`ProbeResult`."""
+    frames = int(facts["frames"])
+    return ProbeResult(
+        duration=float(facts["duration"]),
+        fps=float(facts["fps"]),
+        width=int(facts["width"]),
+        height=int(facts["height"]),
+        num_frames=frames if frames > 0 else int(round(facts["duration"] * facts["fps"])),
+        codec=str(facts["codec"]),
+        rotation=int(facts["rotation"]) % 360,
+        pix_fmt=str(facts["pix_fmt"]),
+    )
+
+
 def scrub_paths(message: str, path: str) -> str:
     """Decoder errors go into manifests: drop paths and the decoder's wall-clock stamps ([21:24:29])."""
     if path:
@@ -233,6 +246,7 @@ def worker_sampler(timeout: float | None = None) -> FrameSampler:
     global _SAMPLER
     if _SAMPLER is None:
         _SAMPLER = FrameSampler(DEFAULT_TIMEOUT)
+        atexit.register(close_worker_sampler)  # the child is ended and reaped with its worker
     if timeout is not None:
         _SAMPLER.timeout = timeout
     return _SAMPLER

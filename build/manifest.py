@@ -1,25 +1,30 @@
-"""What a dataset's units gave, gathered after its re-draws (:class:`DatasetOutcome`), the build manifest
-that records it with the settings and tool versions, and the finalize job that writes the dataset folder
-from the parts (:func:`finalize_dataset`)."""
+"""What a dataset's units gave, folded in as they finish (:class:`DatasetOutcome`), the build manifest that
+records it with the settings and tool versions, and the finalize job that writes the dataset folder from the
+shards the workers wrote (:func:`finalize_dataset`)."""
 
 from __future__ import annotations
 
 import importlib.metadata as md
 import platform
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any
 
 from videossr import __version__
 
 from .config import BuildConfig
-from .parts import UnitSummary, iter_part_rows
+from .parts import SkippedSample, UnitSummary
 from .recipes import Recipe
 from .render import encoder_version, ffmpeg_version
-from .repo import finalize_repo
+from .repo import link_repo
+from .shard_tasks import prune_shards
 from .sources import Skipped
+
+if TYPE_CHECKING:
+    from distributed import Future
+
+    from .checks import VerifyReport
 
 VERSIONED_PACKAGES = (
     "numpy",
@@ -52,36 +57,57 @@ def tool_versions() -> dict[str, str]:
 
 @dataclass
 class DatasetOutcome:
-    """The summaries of a dataset's units whose rows count (sorted by unit), once the samples of sources that
-    did not decode are re-drawn elsewhere; ``redrawn``: the units those samples came from."""
+    """What a dataset's units gave, folded in as their summaries arrive (:meth:`add`), so the driver keeps no
+    summary: rows, the sources they come from, the samples no draw could give, the units whose source gave
+    nothing (kept until :meth:`settle`: their samples may be re-drawn elsewhere) and what the checks of the
+    rows counted and found."""
 
-    summaries: list[UnitSummary]
-    redrawn: list[UnitSummary] = field(default_factory=list)
+    rows: int = 0
+    moved: int = 0  # samples made at a fallback source
+    sources: set[str] = field(default_factory=set)  # the sources the rows come from
+    good: set[str] = field(default_factory=set)  # the sources of the units that gave rows
+    skipped: list[SkippedSample] = field(default_factory=list)
+    failed: list[UnitSummary] = field(default_factory=list)  # units whose source gave nothing, unsettled
+    failed_sources: list[Skipped] = field(default_factory=list)  # settled: re-drawn ones first
+    checks: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
 
-    @property
-    def ids(self) -> list[str]:
-        return [rid for s in self.summaries for rid in s.rows]
+    def add(self, summary: UnitSummary) -> None:
+        if summary.source_error:
+            self.failed.append(summary)
+        else:
+            self.good.add(summary.source)
+            self._fold(summary)
 
-    @property
-    def moved(self) -> dict[str, str]:
-        """Samples made at a fallback source: sample id -> that source."""
-        return {sid: to for s in self.summaries for sid, to in s.moved.items()}
+    def _fold(self, summary: UnitSummary) -> None:
+        self.rows += len(summary.rows)
+        self.moved += len(summary.moved)
+        if set(summary.rows) - set(summary.moved):
+            self.sources.add(summary.source)
+        self.sources.update(summary.moved.values())
+        self.skipped += summary.skipped_samples
+        self.checks.update(summary.checks)
+        self.problems += [(str(c), str(w), str(m)) for c, w, m in summary.problems]
+
+    def settle(self, redrawn: bool) -> None:
+        """The units whose source gave nothing: their samples were re-drawn from other sources
+        (``redrawn``: only the sources are reported), or they count as they are."""
+        failed, self.failed = self.failed, []
+        if redrawn:
+            self.failed_sources += [Skipped(s.source, s.source_error or "") for s in failed]
+            return
+        for summary in failed:
+            self._fold(summary)
+        reasons = sorted({s.source: s.source_error or "" for s in failed}.items())
+        self.failed_sources += [Skipped(source, reason) for source, reason in reasons]
 
     @property
     def skipped_samples(self) -> list[dict[str, str]]:
-        return sorted((x.to_dict() for s in self.summaries for x in s.skipped_samples), key=lambda x: x["id"])
-
-    @property
-    def failed_sources(self) -> list[Skipped]:
-        """Sources that gave nothing (re-drawn ones first), each with the reason."""
-        failed = sorted({s.source: s.source_error for s in self.summaries if s.source_error}.items())
-        return [Skipped(s.source, s.source_error or "") for s in self.redrawn] + [Skipped(*f) for f in failed]
+        return sorted((x.to_dict() for x in self.skipped), key=lambda x: x["id"])
 
     @property
     def used_sources(self) -> list[str]:
-        """The sources the rows come from."""
-        own = {s.source for s in self.summaries if set(s.rows) - set(s.moved)}
-        return sorted(own | set(self.moved.values()))
+        return sorted(self.sources)
 
 
 def build_manifest(
@@ -125,42 +151,43 @@ class DatasetResult:
     skipped_samples: list[dict[str, Any]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    checks: dict[str, int] = field(default_factory=dict)  # what the checks of the rows counted
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # and found: (check, where, message)
+    report: VerifyReport | None = None  # every check's findings, when the build ran the whole-dataset ones
 
 
 @dataclass(frozen=True)
 class FinalizeJob:
-    """One dataset's rows, from its parts into its Hub-layout folder."""
+    """One dataset's folder, from its shards written by the workers: their futures in name order, and the
+    preview's."""
 
     recipe: Recipe
     out_dir: Path  # the folder as the user named it (``<out>/<dataset>``)
     folder: Path  # the checked dataset folder that is written
-    parts: list[Path]
-    ids: list[str]
     manifest: dict[str, Any]
-    skipped_samples: list[dict[str, Any]]
-    sources: list[str]
+    outcome: DatasetOutcome
+    work: Path  # the work area's shard folder
+    keep: set[str]  # the names (stems) of the files there this build uses
+    shards: list[Future]
+    preview: Future
 
 
-def finalize_dataset(job: FinalizeJob, max_shard_bytes: int, progress: bool) -> DatasetResult:
-    """Driver side: write the dataset folder (shards, card, preview, manifest) from the units' parts."""
-    rows = tqdm(
-        iter_part_rows(job.parts, job.ids),
-        total=len(job.ids),
-        desc=f"{job.recipe.name}: writing",
-        unit="row",
-        disable=not progress,
-        dynamic_ncols=True,
-        leave=False,
+def finalize_dataset(job: FinalizeJob) -> DatasetResult:
+    """Driver side: once the workers have written the shards and the preview, write the dataset folder
+    (shards linked in, card, preview, manifest) and drop the work area's shards of earlier builds."""
+    written = [f.result() for f in job.shards]
+    summary = link_repo(
+        written, job.folder, dataset_name=job.recipe.name, manifest=job.manifest, preview=job.preview.result()
     )
-    summary = finalize_repo(
-        rows, job.folder, dataset_name=job.recipe.name, manifest=job.manifest, max_shard_bytes=max_shard_bytes
-    )
+    prune_shards(job.work, job.keep)
     return DatasetResult(
         name=job.recipe.name,
         out_dir=job.out_dir,
         requested=job.recipe.total,
         built=summary.num_rows,
-        skipped_samples=job.skipped_samples,
-        sources=job.sources,
+        skipped_samples=job.outcome.skipped_samples,
+        sources=job.outcome.used_sources,
         fingerprint=summary.fingerprint,
+        checks=dict(sorted(job.outcome.checks.items())),
+        problems=job.outcome.problems,
     )

@@ -43,8 +43,10 @@ class SkippedSample:
 
 @dataclass(frozen=True)
 class UnitSummary:
-    """What one unit gave: its row ids, the samples made at a fallback source (sample id -> that source),
-    the samples it could not give, and why its source gave nothing (``None`` when it gave rows)."""
+    """What one unit gave: its row ids (in part order), each row's config and size as shards count it, the
+    samples made at a fallback source (sample id -> that source), the samples it could not give, why its
+    source gave nothing (``None`` when it gave rows), and what the checks of its rows counted and found
+    (problems as ``[check, where, message]``)."""
 
     unit: str
     source: str
@@ -52,6 +54,10 @@ class UnitSummary:
     moved: dict[str, str] = field(default_factory=dict)
     skipped_samples: list[SkippedSample] = field(default_factory=list)
     source_error: str | None = None
+    row_configs: list[str] = field(default_factory=list)
+    row_bytes: list[int] = field(default_factory=list)
+    checks: dict[str, int] = field(default_factory=dict)
+    problems: list[list[str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "skipped_samples": [s.to_dict() for s in self.skipped_samples]}
@@ -61,14 +67,31 @@ class UnitSummary:
         """The summary a marker holds; ``ValueError`` when it is not one."""
         if not isinstance(data, dict) or not {f.name for f in fields(cls)} <= set(data):
             raise ValueError("not a unit summary")
-        rows, moved, skipped = data["rows"], data["moved"], data["skipped_samples"]
-        if not (isinstance(rows, list) and isinstance(moved, dict) and isinstance(skipped, list)):
+        lists = ("rows", "skipped_samples", "row_configs", "row_bytes", "problems")
+        if not all(isinstance(data[k], list) for k in lists) or not isinstance(data["moved"], dict):
+            raise ValueError("not a unit summary")
+        if not isinstance(data["checks"], dict) or len(data["row_configs"]) != len(data["rows"]):
             raise ValueError("not a unit summary")
         try:
-            samples = [SkippedSample(**s) for s in skipped]
+            samples = [SkippedSample(**s) for s in data["skipped_samples"]]
         except TypeError:
             raise ValueError("not a unit summary") from None
-        return cls(data["unit"], data["source"], rows, moved, samples, data["source_error"])
+        return cls(
+            data["unit"],
+            data["source"],
+            data["rows"],
+            data["moved"],
+            samples,
+            data["source_error"],
+            data["row_configs"],
+            data["row_bytes"],
+            data["checks"],
+            data["problems"],
+        )
+
+    def positions(self, config: str) -> list[int]:
+        """Where the rows of ``config`` are in the unit's part (one row per row group)."""
+        return [k for k, c in enumerate(self.row_configs) if c == config]
 
 
 def write_part(part: Path, marker: Path, rows: list[dict[str, Any]], summary: UnitSummary) -> None:

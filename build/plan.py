@@ -24,7 +24,7 @@ from .frames import fit_size
 from .recipes import Recipe
 from .sources import Source
 
-PIPELINE_VERSION = 14  # bump when a change alters what a unit produces (invalidates resumable parts)
+PIPELINE_VERSION = 15  # bump when a change alters what a unit produces (invalidates resumable parts)
 FALLBACKS = 4  # other sources a sample rejected on every draw at its own source may be made from
 FALLBACK_DISTANCE = 4  # fallbacks are units this many places back first: with up to 4 workers those are done
 

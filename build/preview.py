@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .render import decode_clips
+from .render import decode_clip_in_memory
 
 THUMB_H = 72
 FRAMES_PER_ROW = 8
@@ -17,29 +17,34 @@ ROWS_PER_TASK = 2
 TEXT_W = 420
 
 
+def preview_configs(configs: list[str]) -> list[str]:
+    """The configs the preview shows (``configs`` in name order): the first ``ROWS_PER_TASK`` of each task."""
+    shown: dict[str, int] = {}
+    out = []
+    for config in configs:
+        task = config.split("-", 1)[0]
+        if shown.get(task, 0) < ROWS_PER_TASK:
+            shown[task] = shown.get(task, 0) + 1
+            out.append(config)
+    return out
+
+
 def pick_rows(out_dir: Path) -> list[dict]:
-    """Up to ``ROWS_PER_TASK`` rows per task, of different subtypes: the first row of each of the task's
-    first configs. Picked on the small columns; only the picked rows' videos are read, so the preview costs
-    the same however large the dataset."""
+    """The rows the preview shows, read from the dataset folder ``out_dir``: of each config
+    :func:`preview_configs` picks, its first row by id (the first row of its first shard). Picked on the
+    small columns; only the picked rows' videos are read, so the preview costs the same however large the
+    dataset."""
     import pyarrow.parquet as pq
 
-    picked: dict[str, list[tuple[str, Path, int]]] = {}
+    shards: dict[str, Path] = {}
     for shard in sorted(Path(out_dir).glob("data/*/*.parquet")):
-        pf = pq.ParquetFile(shard)
-        for k, row in enumerate(pf.read(columns=["task", "subtype"]).to_pylist()):
-            bucket = picked.setdefault(row["task"], [])
-            if len(bucket) < ROWS_PER_TASK and all(sub != row["subtype"] for sub, _, _ in bucket):
-                bucket.append((row["subtype"], shard, k))
+        shards.setdefault(shard.parent.name, shard)
     out = []
     columns = ["id", "task", "subtype", "question", "answer", "videos", "params"]
-    for task in sorted(picked):
-        for _, shard, k in picked[task]:
-            pf = pq.ParquetFile(shard)
-            group, first = 0, 0
-            while first + pf.metadata.row_group(group).num_rows <= k:
-                first += pf.metadata.row_group(group).num_rows
-                group += 1
-            out.append(pf.read_row_group(group, columns=columns).slice(k - first, 1).to_pylist()[0])
+    for config in preview_configs(sorted(shards)):
+        pf = pq.ParquetFile(shards[config])
+        if pf.metadata.num_rows:
+            out.append(pf.read_row_group(0, columns=columns).slice(0, 1).to_pylist()[0])
     return out
 
 
@@ -58,9 +63,9 @@ def render_preview(rows: list[dict]) -> Image.Image | None:
     if not rows:
         return None
     font = ImageFont.load_default()
-    # Every clip shown, decoded in one ffmpeg process (a process per clip cost seconds per dataset).
+    # Every clip shown, decoded in this process (the clips are this tool's own).
     shown = [row["videos"] if row["task"] == "jigsaw" else row["videos"][:1] for row in rows]
-    decoded = iter(decode_clips([v["bytes"] for videos in shown for v in videos]))
+    decoded = (decode_clip_in_memory(v["bytes"]) for videos in shown for v in videos)
     panels = []
     for row, videos in zip(rows, shown):
         if row["task"] == "jigsaw":
@@ -94,15 +99,11 @@ def render_preview(rows: list[dict]) -> Image.Image | None:
     return sheet
 
 
-def write_preview(out_dir: str | Path, rows: list[dict] | None = None) -> bool:
-    """Write ``preview.png``; returns False (and writes nothing) for an empty dataset."""
-    from .repo import atomic_write_bytes
-
-    out_dir = Path(out_dir)
-    sheet = render_preview(rows if rows is not None else pick_rows(out_dir))
+def preview_png(rows: list[dict]) -> bytes | None:
+    """The preview picture of ``rows`` (:func:`pick_rows`), as PNG bytes; None when there is none."""
+    sheet = render_preview(rows)
     if sheet is None:
-        return False
+        return None
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")  # not optimize=True: much slower for a few bytes
-    atomic_write_bytes(out_dir / "preview.png", buf.getvalue())
-    return True
+    return buf.getvalue()

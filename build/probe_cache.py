@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .remote import is_url, version
 from .sources import MAX_SOURCE_PIXELS, Source
 
 PROBE_CACHE_VERSION = 2  # bump when probe_source's result for the same file changes
@@ -26,12 +27,13 @@ def _decoder_version() -> str:
 class ProbeCache:
     """Usable sources already probed, kept beside the build output (``<out>/.videossr-cache/probe.jsonl``).
 
-    Probing a source opens it in the decode child and hashes it (dedupe and resumable work go by content): for
-    30,000 web videos that is reading most of their bytes once more, on every re-run. An entry
-    holds while the file's absolute path, size and modification time hold and the cache was written by the
-    same probe (``PROBE_CACHE_VERSION`` and PyAV release); anything else is probed again. Only usable sources
-    are kept: a skipped file is probed again, so a fixed file or a passing timeout is seen. Lines are appended
-    by the driver alone; a torn last line (an interrupted run) is ignored.
+    Probing a source opens it in the decode child and hashes it (dedupe and resumable work go by content):
+    for 30,000 web videos that is reading most of their bytes once more, on every re-run. An entry holds
+    while the file's absolute path, size and modification time hold (a URL's: its size and ETag or
+    modification time) and the cache was written by the same probe (``PROBE_CACHE_VERSION`` and PyAV
+    release); anything else is probed again. Only usable sources are kept: a skipped file is probed again,
+    so a fixed file or a passing timeout is seen. Lines are appended by the driver alone; a torn last line
+    (an interrupted run) is ignored.
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -58,6 +60,10 @@ class ProbeCache:
 
     @staticmethod
     def _key(path: str | os.PathLike) -> str | None:
+        """A file's absolute path, size and modification time; a URL's public part, size and ETag (or
+        modification time), as its filesystem reports them."""
+        if is_url(path):
+            return version(str(path))
         try:
             st = os.stat(path)
         except OSError:

@@ -219,7 +219,7 @@ def encode_clip(
     from fractions import Fraction
 
     import av
-    from av.video.reformatter import ColorRange, Colorspace, Interpolation
+    from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
     del timeout
     frames = _check_clip(frames, crf)
@@ -243,8 +243,10 @@ def encode_clip(
                 "x264-params": x264_params(),
                 "flags": "+bitexact",
             }
+            reformatter = VideoReformatter()  # one conversion context for the clip's frames
             for i, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                frame = reformatter.reformat(
+                    av.VideoFrame.from_ndarray(rgb, format="rgb24"),
                     format="yuv420p",
                     dst_colorspace=Colorspace.ITU709,
                     dst_color_range=ColorRange.MPEG,
@@ -322,3 +324,17 @@ def decode_all_frames(data: bytes, timeout: float = 120) -> np.ndarray:
             what="decoding a clip",
         )
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, info.height, info.width, 3)
+
+
+def decode_clip_in_memory(data: bytes) -> np.ndarray:
+    """Every frame of an mp4 (bytes) as uint8 RGB ``(n, H, W, 3)``, decoded in this process with PyAV (for
+    clips this tool encoded: the preview's)."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        stream.codec_context.thread_count = 1
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])

@@ -15,23 +15,32 @@ mix.
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from videossr.tasks import Sample
 
 from .faults import fault_point
 from .lock import dataset_locks
 from .output import OutputRefused, check_replaceable, seal, start_staging, swap_in
+from .preview import pick_rows, preview_png
 from .render import DEFAULT_CRF, DEFAULT_PRESET, encode_clips
 from .schema import clip_filename
-from .shards import DEFAULT_MAX_SHARD_BYTES, ROW_GROUP_BYTES, RepoSummary, iter_repo_rows, write_shards
+from .shard_tasks import WrittenShard
+from .shards import (
+    DEFAULT_MAX_SHARD_BYTES,
+    ROW_GROUP_BYTES,
+    RepoSummary,
+    fingerprint,
+    returning_allocator,
+    summarize,
+    write_shards,
+)
 
 
 def render_row(
@@ -108,21 +117,6 @@ def write_samples_repo(
     return finalize_repo(rows, out_dir, dataset_name=dataset_name, manifest=manifest or {})
 
 
-@contextlib.contextmanager
-def _returning_allocator() -> Iterator[None]:
-    """pyarrow's default memory pool (what tables, concatenation and the parquet writer allocate from) is the
-    system allocator in the block, for the whole process. pyarrow's own default, mimalloc, keeps the pages it
-    freed in per-thread heaps, so streaming rows through the writer would leave the driver holding memory that
-    grows with the dataset; the system allocator gives it back. (Parquet reads allocate from Arrow's C++
-    default, which this does not change; parts are read without pre-buffering instead.)"""
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
-
-
 def finalize_repo(
     rows: Iterable[dict],
     out_dir: str | os.PathLike,
@@ -134,12 +128,72 @@ def finalize_repo(
     preview: bool = True,
     atomic_swap: bool = True,
 ) -> RepoSummary:
-    """Write the dataset folder ``out_dir`` whole (shards, then the manifest, card and preview that describe
-    them) under a staging name beside it, then make it visible in one step (see :mod:`.output`). Shards are
-    cut at ``max_shard_bytes`` and row groups at ``row_group_bytes`` of video; ``preview``: draw
-    ``preview.png`` from the rows' clips. Raises
-    :class:`~.output.OutputRefused` before writing anything when ``out_dir`` is a folder this tool did not
-    make, and :class:`~.lock.BuildLocked` when another process is writing it."""
+    """Write the dataset folder ``out_dir`` whole from ``rows`` (sorted by id): shards, then the manifest,
+    card and preview that describe them, under a staging name beside it, then make it visible in one step
+    (see :mod:`.output`). Shards are cut at ``max_shard_bytes`` and row groups at ``row_group_bytes`` of
+    video; ``preview``: draw ``preview.png`` from the rows' clips. Raises :class:`~.output.OutputRefused`
+    before writing anything when ``out_dir`` is a folder this tool did not make, and
+    :class:`~.lock.BuildLocked` when another process is writing it."""
+
+    def write(staging: Path) -> RepoSummary:
+        with returning_allocator():
+            fault_point("shards")
+            summary = write_shards(
+                rows, staging, max_shard_bytes=max_shard_bytes, row_group_bytes=row_group_bytes
+            )
+            png = preview_png(pick_rows(staging)) if preview else None
+            describe(staging, summary, manifest, dataset_name, png)
+        return summary
+
+    return publish(out_dir, dataset_name, write, atomic_swap=atomic_swap)
+
+
+def link_repo(
+    shards: list[WrittenShard],
+    out_dir: str | os.PathLike,
+    *,
+    dataset_name: str,
+    manifest: dict[str, Any],
+    preview: bytes | None,
+    atomic_swap: bool = True,
+) -> RepoSummary:
+    """Write the dataset folder ``out_dir`` whole, as :func:`finalize_repo` does, from shards already written
+    in the work area (in name order): each is linked in under its fingerprinted name (copied where the
+    filesystem has no hard links), so no shard is written twice. ``preview``: the PNG, if any."""
+
+    def write(staging: Path) -> RepoSummary:
+        fault_point("shards")
+        fp = fingerprint(s.stats.digest for s in shards)
+        summary = summarize(staging, fp, [(s.config, s.stats) for s in shards])
+        names = [name for c in summary.configs.values() for name in c.shards]
+        for shard, name in zip(shards, names):
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(Path(shard.path), staging / name)
+        describe(staging, summary, manifest, dataset_name, preview)
+        return summary
+
+    return publish(out_dir, dataset_name, write, atomic_swap=atomic_swap)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` as a hard link to ``src``, or a copy where the filesystem cannot link."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        shutil.copyfile(src, dst)
+
+
+def publish(
+    out_dir: str | os.PathLike,
+    dataset_name: str,
+    write: Callable[[Path], RepoSummary],
+    *,
+    atomic_swap: bool = True,
+) -> RepoSummary:
+    """Make ``out_dir`` the dataset that ``write`` puts into an empty staging folder: the folder is checked
+    and locked, staged, sealed (ownership marker, everything synced) and swapped in at once."""
     target = Path(out_dir)
     folder = Path(os.path.abspath(target))  # "." and ".." spelled out; a link as the last part is kept
     folder = folder.parent.resolve() / folder.name
@@ -149,8 +203,7 @@ def finalize_repo(
         check_replaceable(folder)
         staging = start_staging(folder)
         try:
-            layout = {"max_shard_bytes": max_shard_bytes, "row_group_bytes": row_group_bytes}
-            summary = _write_dataset(rows, staging, dataset_name, manifest, layout, preview)
+            summary = write(staging)
             seal(staging, dataset_name, summary.fingerprint)
             check_replaceable(folder)
             swap_in(staging, folder, atomic=atomic_swap)
@@ -160,67 +213,27 @@ def finalize_repo(
     return summary
 
 
-def _write_dataset(
-    rows: Iterable[dict],
-    folder: Path,
-    dataset_name: str,
-    manifest: dict[str, Any],
-    layout: dict[str, int],
-    preview: bool,
-) -> RepoSummary:
-    """Every published file of a dataset into the empty folder ``folder`` (``layout``: the keywords of
-    :func:`write_shards` that size shards and row groups)."""
+def describe(
+    folder: Path, summary: RepoSummary, manifest: dict[str, Any], dataset_name: str, preview: bytes | None
+) -> None:
+    """Write what describes the shards in ``folder``: the preview picture (when there is one), the dataset
+    card and ``build_manifest.json`` (``manifest`` completed with what the shards hold)."""
     from .card import write_card
-    from .preview import write_preview
 
-    with _returning_allocator():
-        fault_point("shards")
-        summary = write_shards(rows, folder, **layout)
-        manifest = dict(manifest)
-        manifest.setdefault("dataset", dataset_name)
-        manifest["fingerprint"] = summary.fingerprint
-        manifest["num_rows"] = summary.num_rows
-        manifest["configs"] = {
-            cfg: {"rows": s.rows, "num_bytes": s.num_bytes, "shards": s.shards}
-            for cfg, s in summary.configs.items()
-        }
-        if "counts" not in manifest:
-            manifest["counts"] = composition(folder)
-        if "examples" not in manifest:
-            manifest["examples"] = examples(folder)
-        fault_point("preview")
-        has_preview = preview and write_preview(folder)
-        fault_point("card")
-        write_card(folder, summary, manifest, dataset_name=dataset_name, has_preview=has_preview)
-        fault_point("manifest")
-        atomic_write_text(
-            folder / "build_manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-        )
-    return summary
-
-
-def composition(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """Counts per task, per task/subtype and per task/difficulty, read from the written shards."""
-    by_task: dict[str, int] = {}
-    by_subtype: dict[str, int] = {}
-    by_difficulty: dict[str, int] = {}
-    for row in iter_repo_rows(out_dir, columns=["task", "subtype", "difficulty"]):
-        by_task[row["task"]] = by_task.get(row["task"], 0) + 1
-        key = f"{row['task']}/{row['subtype']}"
-        by_subtype[key] = by_subtype.get(key, 0) + 1
-        dkey = f"{row['task']}/{row['difficulty']}"
-        by_difficulty[dkey] = by_difficulty.get(dkey, 0) + 1
-    return {
-        "task": dict(sorted(by_task.items())),
-        "subtype": dict(sorted(by_subtype.items())),
-        "difficulty": dict(sorted(by_difficulty.items())),
+    manifest = dict(manifest)
+    manifest.setdefault("dataset", dataset_name)
+    manifest["fingerprint"] = summary.fingerprint
+    manifest["num_rows"] = summary.num_rows
+    manifest["configs"] = {
+        name: {"rows": c.rows, "num_bytes": c.num_bytes, "shards": c.shards}
+        for name, c in summary.configs.items()
     }
-
-
-def examples(out_dir: str | os.PathLike) -> list[dict[str, str]]:
-    """One example per task (its first row by id) for the dataset card."""
-    found: dict[str, dict[str, str]] = {}
-    for row in iter_repo_rows(out_dir, columns=["id", "task", "subtype", "system", "question", "answer"]):
-        if row["task"] not in found or row["id"] < found[row["task"]]["id"]:
-            found[row["task"]] = row
-    return [found[t] for t in sorted(found)]
+    for key in ("counts", "examples"):
+        manifest.setdefault(key, summary.described[key])
+    fault_point("preview")
+    if preview is not None:
+        atomic_write_bytes(folder / "preview.png", preview)
+    fault_point("card")
+    write_card(folder, summary, manifest, dataset_name=dataset_name, has_preview=preview is not None)
+    fault_point("manifest")
+    atomic_write_text(folder / "build_manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -1,8 +1,6 @@
 """Build VideoSSR datasets: ``python build/run.py --help``."""
 
-import sys
-
-from videossr.build.cli import main
+from videossr.build.cli import script
 
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

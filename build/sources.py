@@ -16,8 +16,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from .frames import DecodeError, worker_sampler
+from .remote import RemoteError, expand_url, external_url_id, is_url, local_source, open_url, remote_size
 
 VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv",
@@ -84,10 +86,16 @@ def source_id(path: Path, root: Path) -> str:
 
 def _id_or_reason(path: Path, root: Path) -> tuple[str, str]:
     """``(id, "")`` for ``path`` under ``root``, or ``("", why it gives no id)``."""
+    return id_or_reason(PurePosixPath(Path(os.path.relpath(path, root)).as_posix()))
+
+
+def id_or_reason(relative: PurePosixPath) -> tuple[str, str]:
+    """``(id, "")`` for the path ``relative`` to its root (a folder, a list's folder, a URL given), or
+    ``("", why it gives no id)``."""
     try:
-        sid = source_id(path, root)
+        sid = _safe_id(relative)
     except ValueError:
-        return "", f"its name {path.name!r} gives no source id (a name like '..mp4'): rename it"
+        return "", f"its name {relative.name!r} gives no source id (a name like '..mp4'): rename it"
     if CONTROL_CHARACTERS.search(sid):
         return "", "its name holds control characters: rename it"
     return sid, ""
@@ -167,10 +175,15 @@ def _read_lines(listing: Path) -> list[str]:
         raise SourcesError(f"--sources {listing}: cannot read it ({exc.strerror or exc})") from None
 
 
-def _list_entry(line: str, where: str, root: Path) -> tuple[str, Path | None, str]:
-    """``(id, path, "")`` for one line of a list file, or ``(label, None, reason)`` when it is skipped."""
+def _list_entry(line: str, where: str, root: Path) -> tuple[str, Path | str | None, str]:
+    """``(id, path or URL, "")`` for one line of a list file, or ``(label, None, reason)`` when it is
+    skipped. A URL is read by the workers (:mod:`.remote`); its id is a hash of it."""
     if "\0" in line:
         return where, None, f"listed in {where}: not a path (it holds a NUL byte)"
+    if is_url(line):
+        if not is_video_name(Path(urlsplit(line).path)):
+            return where, None, f"listed in {where} but not a video file name ({', '.join(VIDEO_EXTENSIONS)})"
+        return external_url_id(line), line, ""
     entry = Path(line)
     path = Path(os.path.normpath(entry if entry.is_absolute() else root / entry))
     if _inside(path, root):
@@ -188,7 +201,7 @@ def _list_entry(line: str, where: str, root: Path) -> tuple[str, Path | None, st
     return sid, path, ""
 
 
-def _read_list(listing: Path, skipped: list[Skipped]) -> list[tuple[str, Path]]:
+def _read_list(listing: Path, skipped: list[Skipped]) -> list[tuple[str, Path | str]]:
     root = Path(os.path.abspath(listing.parent))
     pairs = []
     for line_no, line in enumerate(_read_lines(listing), 1):
@@ -204,7 +217,14 @@ def _read_list(listing: Path, skipped: list[Skipped]) -> list[tuple[str, Path]]:
 
 
 def source_argument_error(raw: str | os.PathLike) -> str:
-    """Why ``raw`` cannot be a ``--sources`` argument ("" when it is a folder, a video or a list file)."""
+    """Why ``raw`` cannot be a ``--sources`` argument ("" when it is a folder, a video or a list file, or a
+    URL of a filesystem that can be read: whether it exists is found out when it is listed)."""
+    if is_url(raw):
+        try:
+            open_url(str(raw))
+        except RemoteError as exc:
+            return f"--sources {exc}"
+        return ""
     entry = Path(raw)
     if entry.is_dir() or (entry.is_file() and (is_video_name(entry) or is_list_file(entry))):
         return ""
@@ -216,11 +236,16 @@ def source_argument_error(raw: str | os.PathLike) -> str:
     return f"--sources {raw} does not exist"
 
 
-def _expand(raw: str | os.PathLike, skipped: list[Skipped]) -> list[tuple[str, Path]]:
+def _expand(raw: str | os.PathLike, skipped: list[Skipped]) -> list[tuple[str, Path | str]]:
     error = source_argument_error(raw)
     if error:
         raise SourcesError(error)
-    entry = Path(raw)
+    if is_url(raw):
+        try:
+            return list(expand_url(str(raw), skipped))
+        except RemoteError as exc:
+            raise SourcesError(f"--sources {exc}") from None
+    entry = Path(os.path.abspath(raw))  # workers (maybe on other machines) resolve no relative path the same
     if entry.is_dir():
         return _scan_folder(entry, skipped)
     if is_list_file(entry):
@@ -232,13 +257,14 @@ def _expand(raw: str | os.PathLike, skipped: list[Skipped]) -> list[tuple[str, P
     return [(sid, entry)]
 
 
-def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path]], list[Skipped]]:
-    """Expand ``--sources`` (folders, list files, single videos) into ``(id, path)`` pairs and skips.
+def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path | str]], list[Skipped]]:
+    """Expand ``--sources`` (folders, list files, single videos; each a local path or a URL) into
+    ``(id, path)`` pairs (a URL stays a ``str``) and skips.
 
     Files with other extensions inside a folder are not sources (and not reported); an argument that is
     none of the three raises :class:`SourcesError`.
     """
-    found: dict[str, Path] = {}
+    found: dict[str, Path | str] = {}
     skipped: list[Skipped] = []
     for raw in inputs:
         for sid, path in _expand(raw, skipped):
@@ -249,10 +275,11 @@ def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path]
     return sorted(found.items()), skipped
 
 
-def content_hash(path: Path, chunk: int = 1 << 20) -> str:
+def content_hash(path: Path | str, chunk: int = 1 << 20) -> str:
     """What dedupe and resumable work go by: a hash of the whole file up to ``WHOLE_HASH_BYTES``; of a larger
     file, its size and ``HASH_BLOCKS`` blocks spread evenly over it (first and last included), so hashing
-    reads at most 64 MB however large the file is."""
+    reads at most 64 MB however large the file is. A URL's content is hashed from its local copy."""
+    path = local_source(str(path))
     size = os.path.getsize(path)
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
@@ -294,22 +321,31 @@ def probe_source(
 ) -> Source | Skipped:
     """Probe one file; a :class:`Skipped` with a specific reason when it cannot be used. The file is opened
     by the decoder (in its guarded child, with ``timeout``) before it is hashed, so a file that is no video
-    costs no read of its bytes."""
-    path = Path(path)
-    try:
-        if path.stat().st_size == 0:
-            return Skipped(sid, "empty file (0 bytes)")
-        if not os.access(path, os.R_OK):
-            return Skipped(sid, "file is not readable (permissions)")
-    except OSError as exc:
-        return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
+    costs no read of its bytes. A URL is downloaded (by this worker) before it is opened; its size is read
+    first (an empty or too large file is not downloaded)."""
+    if is_url(path):
+        try:
+            if remote_size(str(path)) == 0:
+                return Skipped(sid, "empty file (0 bytes)")
+            local_source(str(path))
+        except RemoteError as exc:
+            return Skipped(sid, str(exc))
+    else:
+        path = Path(path)
+        try:
+            if path.stat().st_size == 0:
+                return Skipped(sid, "empty file (0 bytes)")
+            if not os.access(path, os.R_OK):
+                return Skipped(sid, "file is not readable (permissions)")
+        except OSError as exc:
+            return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
     try:
         # Probed by the decoder that will decode it, in its guarded child: a malformed file can hang or crash
         # a demuxer (never this process), and the facts plans use (frame rate, duration, rotation) are its
         # own.
         info = worker_sampler().probe(str(path), timeout)
     except DecodeError as exc:
-        return Skipped(sid, f"not a readable video: {_scrub(str(exc), path)}")
+        return Skipped(sid, f"not a readable video: {_scrub(str(exc), Path(local_source(str(path))))}")
     if info.codec in ("png", "mjpeg", "bmp", "gif", "webp") and info.num_frames <= 1:
         return Skipped(sid, f"a still image ({info.codec}), not a video")
     if info.width < 2 or info.height < 2:
@@ -324,6 +360,8 @@ def probe_source(
         return Skipped(sid, f"too short: {info.num_frames} frames, needs at least {min_frames}")
     try:
         digest = content_hash(path)
+    except RemoteError as exc:
+        return Skipped(sid, str(exc))
     except OSError as exc:
         return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
     width, height = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)

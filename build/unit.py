@@ -27,12 +27,14 @@ from videossr.tasks import (
     resolve_secondary,
 )
 
+from .checks.rendered import RowChecks, RowFindings, check_rendered_row
 from .faults import kill_once
 from .frames import DecodeError, FrameSampler, worker_sampler
 from .parts import SkippedSample, UnitSummary, finished_summary, write_part
 from .plan import SampleJob, Unit, sample_rng
 from .render import FFmpegError
 from .repo import render_row
+from .shards import config_name, row_size
 from .source_frames import MakeSample, SourceFrames, decodable_info, frame_indices
 from .sources import Source
 
@@ -64,10 +66,12 @@ def run_unit(
     sampler: FrameSampler | None = None,
     make: MakeSample = make_sample,
     rng: SampleRng = sample_rng,
+    checks: RowChecks | None = None,
 ) -> UnitSummary:
     """Run ``unit`` (or return the summary of its finished part). ``sampler``: the decoder (default: this
     worker's decode child); ``make`` and ``rng``: how samples are made and draws seeded (the task library's
-    functions; tests give others)."""
+    functions; tests give others); ``checks``: check every row as it is rendered (verify's row and clip
+    checks; their findings go into the summary)."""
     done = finished_summary(unit.key, unit.part_path, unit.marker_path)
     if done is not None:
         return done
@@ -84,7 +88,23 @@ def run_unit(
     if not rows and source_error is None and skipped:
         source_error = f"no usable sample: {skipped[0].reason}"
     rows.sort(key=lambda r: r["id"])
-    summary = UnitSummary(unit.key, src.id, [r["id"] for r in rows], moved, skipped, source_error)
+    findings = RowFindings()
+    if checks is not None:
+        scanner = checks.scanner()
+        for row in rows:
+            check_rendered_row(row, scanner, findings)
+    summary = UnitSummary(
+        unit.key,
+        src.id,
+        [r["id"] for r in rows],
+        moved,
+        skipped,
+        source_error,
+        row_configs=[config_name(r["task"], r["subtype"]) for r in rows],
+        row_bytes=[row_size(r) for r in rows],
+        checks=dict(sorted(findings.counts.items())),
+        problems=[list(p) for p in findings.problems],
+    )
     write_part(unit.part_path, unit.marker_path, rows, summary)
     return summary
 

@@ -25,11 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 FIGURES = (
+    "python build/run.py (verify included)",
+    "start-up and probing",
+    "units (decode, make, encode, check)",
+    "whole-dataset checks",
     "decode floor",
-    "full build",
-    "build / floor",
+    "command / floor",
     "samples/s",
-    "seconds per sample per core",
+    "CPU of the command (every process)",
+    "beyond decode + encode",
+    "of which decoding every clip to check it",
     "median video bytes per 48-frame sample",
     "bytes per sample (shards only)",
     "bytes per sample (whole repo)",
@@ -38,23 +43,26 @@ FIGURES = (
     "driver peak, 12 samples (4x)",
     "worker peak, 12 samples (4x)",
     "load rows/s",
-    "build with 1 worker",
-    "speed-up, 1 workers vs 1",
+    "workers   time s   units s   speed-up   efficiency",
+    "2 workers >= 1.8 x",
     "frame-folder baseline",
     "frame-folder bytes per sample",
-    "verify (build/run.py runs it after the build)",
+    "standalone build/verify.py (every check again)",
 )
 POSITIVE = (
     "build_s",
+    "build_units_s",
     "floor_s",
     "build_over_floor",
+    "build_cpu_s",
+    "encode_cpu_s",
+    "beyond_share",
     "shard_bytes_per_sample",
     "repo_bytes_per_sample",
     "median_sample_video_bytes",
     "driver_peak_bytes",
     "worker_peak_bytes",
     "load_rows_per_s",
-    "speedup",
     "frame_folder_s",
     "storage_vs_frame_folder",
     "verify_s",
@@ -81,7 +89,7 @@ def test_bench_smoke_prints_every_figure(tmp_path: Path) -> None:
     args = (
         "--smoke",
         "--workers",
-        "1",
+        "1,2",
         "--work-dir",
         str(work),
         "--cache-dir",
@@ -99,6 +107,9 @@ def test_bench_smoke_prints_every_figure(tmp_path: Path) -> None:
     assert json.loads((work / "out" / "bench" / "build_manifest.json").read_text())["crf"] == 26
     for key in POSITIVE:
         assert figures[key] > 0, key
+    assert figures["workers"] == 2 and [r["workers"] for r in figures["scaling"]] == [1, 2]
+    assert figures["scaling"][0]["speedup"] == 1.0
+    assert 0 < figures["beyond_share"] < 1
 
 
 def test_bench_help() -> None:

@@ -270,6 +270,28 @@ def test_a_write_fault_in_a_worker_leaves_the_unit_to_be_redone(corpus, tmp_path
     assert unit.part_path.read_bytes() == reference.part_path.read_bytes()
 
 
+def test_a_shard_cut_short_by_a_full_disk_or_corrupted_later_is_written_again(
+    corpus, versions, tmp_path, monkeypatch
+):
+    """Workers write the shards into the work area: a full disk there fails the build with the previous
+    dataset untouched, and a shard file damaged after a finished build is written again, not linked in."""
+    out = tmp_path / "out"
+    monkeypatch.setenv(FAULT_AT_ENV, "shard:enospc")
+    with pytest.raises(OSError):
+        _build(corpus, out, seed=2)
+    assert not (out / NAME).exists()
+    monkeypatch.delenv(FAULT_AT_ENV)
+    _build(corpus, out, seed=2)
+    assert tree_digest(out / NAME) == tree_digest(versions["new"])
+    shards = sorted((out / ".videossr-work" / NAME / "shards").glob("*.parquet"))
+    assert shards
+    shards[0].unlink()  # the published shard is a link to it: cut the link, then damage the work copy
+    shards[0].write_bytes(b"PAR1 not a parquet file")
+    _build(corpus, out, seed=2)
+    assert tree_digest(out / NAME) == tree_digest(versions["new"])
+    assert shards[0].read_bytes()[:4] == b"PAR1" and shards[0].stat().st_size > 100
+
+
 def test_a_corrupt_or_empty_unit_marker_or_part_means_the_unit_is_redone(corpus, versions, tmp_path):
     out = tmp_path / "out"
     _build(corpus, out, seed=2)

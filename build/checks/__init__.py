@@ -14,7 +14,7 @@
 
 from .clips import ClipResult, ClipSpec, check_clips, clips_of_row
 from .dataset import verify_repo
-from .leaks import LeakScanner, file_leaks, row_leaks
+from .leaks import LeakScanner, MachineFacts, file_leaks, row_leaks
 from .report import Problem, VerifyReport
 from .rows import check_row, check_video_bytes
 
@@ -22,6 +22,7 @@ __all__ = [
     "ClipResult",
     "ClipSpec",
     "LeakScanner",
+    "MachineFacts",
     "Problem",
     "VerifyReport",
     "check_clips",

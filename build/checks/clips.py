@@ -1,18 +1,24 @@
-"""The checks of clips in memory (mp4 bytes): each decodes with the system's ffmpeg (the FFmpeg that
-``datasets``/torchcodec decode with) to exactly the frames its row says, of its stream's size, and its
-stream, as the build's guarded decoder reads it (ffprobe's conventions), is H.264 yuv420p without rotation
-at the row's frame rate. Clips are decoded many to an ffmpeg process; a clip that stops that process is
-found and reported alone."""
+"""The checks of clips in memory (mp4 bytes): each decodes to exactly the frames its row says, of its
+stream's size, and its stream (ffprobe's conventions) is H.264 yuv420p without rotation at the row's frame
+rate (:func:`clip_problems`, one definition for both ways of reading a clip).
+
+``verify_repo`` reads published clips, which may come from anywhere: the system's ffmpeg (the FFmpeg that
+``datasets``/torchcodec decode with) decodes them, many to a process (a clip that stops that process is
+found and reported alone), and the build's guarded decoder reads their stream facts (:func:`check_clips`).
+A build worker checks the clips it has just encoded, its own bytes, in its own process with PyAV
+(:func:`check_clip_in_memory`): no process to start, no file to write.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..frames import DecodeError, FrameSampler
+from ..frames import DecodeError, FrameSampler, probe_result
 from ..render import FFmpegError, ProbeResult, run_ffmpeg
 from .answers import close
 
@@ -146,3 +152,33 @@ def _frame_sizes_each(paths: list[Path], timeout: float, ffmpeg: RunFFmpeg) -> l
         except failures as exc:
             out.append(exc)
     return out
+
+
+def check_clip_in_memory(clip: ClipSpec) -> ClipResult:
+    """Check one clip by decoding its bytes in this process with PyAV: its stream facts as the guarded
+    decoder reads them, and every frame (for the clips a build worker has just encoded, not for untrusted
+    files). The same problems :func:`check_clips` finds."""
+    import av
+
+    from ..decode_child import stream_facts
+
+    sizes: list[int] = []
+    try:
+        with av.open(io.BytesIO(clip.data)) as container:
+            if not container.streams.video:
+                raise ValueError("no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE"
+            stream.codec_context.thread_count = 1
+            facts = None
+            for frame in container.decode(stream):
+                if facts is None:
+                    facts = probe_result(stream_facts(container, stream, frame))
+                # What ffmpeg's framecrc reports: the bytes of the frame's picture, no padding.
+                yuv420p = frame.format.name == "yuv420p"
+                sizes.append(frame.width * frame.height * 3 // 2 if yuv420p else -1)
+            if facts is None:
+                raise ValueError("no frame could be decoded")
+    except (av.FFmpegError, ValueError) as exc:
+        return ClipResult(clip, [f"clip {clip.index} does not decode: {exc}"], 0)
+    return ClipResult(clip, clip_problems(clip, facts, sizes), len(sizes))

@@ -6,10 +6,12 @@ never uploaded and is listed as a note, not a problem.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,7 @@ from .clips import clips_of_row
 from .composition import DatasetTally, check_composition
 from .decoding import ClipDecoder
 from .files import list_shards, note_unpublished, read_manifest, read_readme, relative, sources_of
-from .leaks import LeakScanner, file_leaks, row_leaks
+from .leaks import LeakScanner, MachineFacts, file_leaks, row_leaks
 from .load import LoadCheck
 from .report import VerifyReport
 from .rows import check_row, check_video_bytes
@@ -31,6 +33,19 @@ if TYPE_CHECKING:
     from datasets import Features
 
 BATCH_ROWS = 64
+TALLY_COLUMNS = ("id", "task", "subtype", "difficulty", "source")  # what the whole-dataset checks read
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which of verify's checks run, and how (see :func:`verify_repo`)."""
+
+    decode: bool = True
+    load: bool = True
+    workers: int = 1
+    progress: bool = False
+    rows: bool = True
+    machines: tuple[MachineFacts, ...] = ()  # more machines whose names and folders are leaks
 
 
 def verify_repo(
@@ -41,6 +56,8 @@ def verify_repo(
     load: bool = True,
     workers: int | None = None,
     progress: bool | None = None,
+    rows: bool = True,
+    machines: tuple[MachineFacts, ...] = (),
 ) -> VerifyReport:
     """Check a built dataset folder; the report lists every problem found (``report.ok`` when none).
 
@@ -48,6 +65,11 @@ def verify_repo(
     ``decode``: decode every clip with ffmpeg. ``load``: run ``load_dataset`` on the folder.
     ``workers``: parallel clip decoders (default: the CPU count, at most 16).
     ``progress``: show a progress bar (default: when stderr is a terminal).
+    ``rows``: run the checks of each row and clip. ``False`` after a build, whose workers ran them on every
+    row as they rendered it: only the checks that need the whole dataset run (shards, composition, card,
+    leaks in the published files, overlap, ``load_dataset`` of the ids, which needs no torch).
+    ``machines``: other machines whose user and host names and folders count as leaks (this one's always
+    do): the build's driver, when the checks run on a worker.
     """
     t0 = time.monotonic()
     folder = Path(folder)
@@ -55,28 +77,27 @@ def verify_repo(
     if not folder.is_dir():
         report.add("files", str(folder), "is not a folder")
     else:
-        progress = sys.stderr.isatty() if progress is None else progress
-        workers = workers or min(os.cpu_count() or 1, 16)
-        _verify_folder(folder, report, other, decode, load, workers, progress)
+        scope = Scope(
+            decode=decode and rows,
+            load=load,
+            workers=workers or min(os.cpu_count() or 1, 16),
+            progress=sys.stderr.isatty() if progress is None else progress,
+            rows=rows,
+            machines=machines,
+        )
+        _verify_folder(folder, report, other, scope)
     report.seconds = time.monotonic() - t0
     return report
 
 
-def _verify_folder(
-    folder: Path,
-    report: VerifyReport,
-    other: str | os.PathLike | None,
-    decode: bool,
-    load: bool,
-    workers: int,
-    progress: bool,
-) -> None:
+def _verify_folder(folder: Path, report: VerifyReport, other: str | os.PathLike | None, scope: Scope) -> None:
     expected = expected_features()
     if expected is None:
         report.skipped.append("schema types: the datasets package is not installed")
     manifest = read_manifest(folder, report)
     repo_id = (manifest or {}).get("repo_id")
-    scanner = LeakScanner(folder, allowed=(repo_id,) if isinstance(repo_id, str) else ())
+    allowed = (repo_id,) if isinstance(repo_id, str) else ()
+    scanner = LeakScanner(folder, allowed=allowed, machines=scope.machines)
     meta = read_readme(folder, report)
     published = publishable(folder)
     note_unpublished(published, report)
@@ -84,20 +105,29 @@ def _verify_folder(
     if not shard_paths:
         report.add("files", "data/", "no parquet shards")
     report.count("shards", len(shard_paths))
-    loader = LoadCheck(folder, progress) if load and shard_paths else None
-    decoder = ClipDecoder(report, workers, count_clips(shard_paths), progress) if decode else None
-    if decoder is None:
+    loader = LoadCheck(folder, scope.progress, first_clip=scope.rows) if scope.load and shard_paths else None
+    decoder = None
+    if scope.decode:
+        decoder = ClipDecoder(report, scope.workers, count_clips(shard_paths), scope.progress)
+    elif scope.rows:
         report.skipped.append("clip decoding (--no-decode)")
-    tally = scan_shards(folder, shard_paths, expected, scanner, decoder, report)
+    tally = scan_shards(folder, shard_paths, expected, scanner, decoder, report, scope.rows)
     check_composition(folder, tally, manifest, meta, expected, report)
     check_published_files(published, scanner, report)
     if other is not None:
         check_overlap(folder, Path(other), tally, manifest, report)
     if loader is not None:
         loader.finish(report, tally.num_rows)
-    elif not load:
+    elif not scope.load:
         report.skipped.append("load_dataset (--no-load)")
     report.count("sources", len(tally.sources))
+
+
+def warm_up() -> None:
+    """Import what the whole-dataset checks need (``datasets``: its import costs more than the checks
+    themselves), ahead of them: a build does it on a worker its units no longer keep busy."""
+    with contextlib.suppress(ImportError):
+        import datasets  # noqa: F401
 
 
 def count_clips(shard_paths: list[Path]) -> int:
@@ -120,9 +150,11 @@ def scan_shards(
     scanner: LeakScanner,
     decoder: ClipDecoder | None,
     report: VerifyReport,
+    rows: bool = True,
 ) -> DatasetTally:
-    """Every shard's schema and every row (row checks, leaks, clips handed to ``decoder``), one batch of
-    rows in memory at a time; the tally the whole-dataset checks need."""
+    """Every shard's schema and every row (row checks, leaks, clips handed to ``decoder``; with ``rows``
+    false only the small columns the tally needs are read), one batch of rows in memory at a time; the
+    tally the whole-dataset checks need."""
     tally = DatasetTally()
     try:
         for path in shard_paths:
@@ -140,16 +172,28 @@ def scan_shards(
             }
             for leak in scanner.find(json.dumps(metadata)):
                 report.add("leak", rel, f"schema metadata contains {leak}")
+            columns = present if rows else [c for c in TALLY_COLUMNS if c in present]
             try:
-                for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=present):
+                for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns):
                     for row in batch.to_pylist():
-                        check_dataset_row(row, rel, tally, scanner, decoder, report)
+                        if rows:
+                            check_dataset_row(row, rel, tally, scanner, decoder, report)
+                        else:
+                            count_dataset_row(row, rel, tally, report)
             except Exception as exc:
                 report.add("schema", rel, f"cannot read its rows: {type(exc).__name__}: {exc}")
     finally:
         if decoder is not None:
             decoder.close()
     return tally
+
+
+def count_dataset_row(row: dict[str, Any], shard: str, tally: DatasetTally, report: VerifyReport) -> None:
+    """One row of the dataset: counted, and unique."""
+    report.count("rows")
+    earlier = tally.add(row, shard)
+    if earlier is not None:
+        report.add("ids", f"row {row.get('id')} ({shard})", f"duplicate id (also in {earlier})")
 
 
 def check_dataset_row(
@@ -162,10 +206,7 @@ def check_dataset_row(
 ) -> None:
     """One row of the dataset: counted, unique, its own checks, no leak, its clips queued for decoding."""
     where = f"row {row.get('id')} ({shard})"
-    report.count("rows")
-    earlier = tally.add(row, shard)
-    if earlier is not None:
-        report.add("ids", where, f"duplicate id (also in {earlier})")
+    count_dataset_row(row, shard, tally, report)
 
     def add(check: str, message: str) -> None:
         report.add(check, where, message)

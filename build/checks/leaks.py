@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 # The row columns that hold text.
@@ -81,11 +82,28 @@ def _this_user() -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class MachineFacts:
+    """What would identify a machine in published text: its home and working folders, user and host names.
+    A build worker scans the rows it renders for its own machine's and for the driver's (on a cluster they
+    differ)."""
+
+    home: str
+    cwd: str
+    user: str
+    host: str
+
+    @classmethod
+    def here(cls) -> MachineFacts:
+        return cls(os.path.expanduser("~"), os.getcwd(), _this_user(), socket.gethostname() or "")
+
+
 class LeakScanner:
     """Finds absolute paths, user and host names and token-like strings in text.
 
     ``user`` and ``host`` default to this machine's; ``allowed`` are public names that may contain them
-    (the Hub repo id ``alice/videossr-30k``).
+    (the Hub repo id ``alice/videossr-30k``); ``machines``: other machines whose folders and names are
+    looked for too (the build driver's, in a worker).
     """
 
     def __init__(
@@ -95,32 +113,35 @@ class LeakScanner:
         *,
         user: str | None = None,
         host: str | None = None,
+        machines: tuple[MachineFacts, ...] = (),
     ) -> None:
         self.allowed = tuple(a for a in allowed if a)
         self.exact: list[tuple[str, str]] = []  # (needle, what)
-        for what, value in (
-            ("the dataset folder's absolute path", str(folder.resolve())),
-            ("the home folder", os.path.expanduser("~")),
-            ("the working folder", os.getcwd()),
-        ):
-            if value and value not in ("/", "~") and len(value) > 1:
+        here = MachineFacts.here()
+        here = MachineFacts(
+            here.home, here.cwd, here.user if user is None else user, here.host if host is None else host
+        )
+        folders = [("the dataset folder's absolute path", str(folder.resolve()))]
+        for machine in (here, *machines):
+            folders += [("the home folder", machine.home), ("the working folder", machine.cwd)]
+        for what, value in folders:
+            if value and value not in ("/", "~") and len(value) > 1 and (value, what) not in self.exact:
                 self.exact.append((value, what))
         for var in TOKEN_VARIABLES:
             value = os.environ.get(var, "")
             if len(value) >= 8:
                 self.exact.append((value, f"the value of ${var}"))
-        user = _this_user() if user is None else user
-        host = (socket.gethostname() or "") if host is None else host
         self.names: list[tuple[re.Pattern[str], str]] = []
-        for value, what in (
-            (user, "the user name"),
-            (host, "the host name"),
-            (host.split(".")[0], "the host name"),
-        ):
-            if len(value) >= 3 and value.lower() not in GENERIC_NAMES:
-                pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
-                if all(p.pattern != pattern.pattern for p, _ in self.names):
-                    self.names.append((pattern, what))
+        for machine in (here, *machines):
+            for value, what in (
+                (machine.user, "the user name"),
+                (machine.host, "the host name"),
+                (machine.host.split(".")[0], "the host name"),
+            ):
+                if len(value) >= 3 and value.lower() not in GENERIC_NAMES:
+                    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
+                    if all(p.pattern != pattern.pattern for p, _ in self.names):
+                        self.names.append((pattern, what))
 
     def find(self, text: str, *, binary: bool = False) -> list[str]:
         """What leaks in ``text`` (empty when nothing), each with a short excerpt (tokens masked).

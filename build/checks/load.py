@@ -1,6 +1,10 @@
 """``load_dataset(FOLDER)`` in a fresh cache, and the first clip through ``datasets.Video`` (torchcodec):
 the dataset loads the way users load it. Runs on its own thread beside the other checks (its imports take
-a while on one core while the clips decode in other processes)."""
+a while on one core while the clips decode in other processes).
+
+After a build (whose workers decoded every clip as they encoded it) only the ``id`` column is loaded: the
+card's configs, the data files they resolve to and every shard's rows, as ``datasets`` reads them, without
+torch and with a cache copy of the ids only."""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 
-def check_load(folder: Path, report: VerifyReport, progress: bool) -> None:
-    """Load every row; count them as ``load_dataset_rows`` (the caller compares them with the shards')."""
+def check_load(folder: Path, report: VerifyReport, progress: bool, first_clip: bool = True) -> None:
+    """Load every row; count them as ``load_dataset_rows`` (the caller compares them with the shards').
+    ``first_clip``: load every column and decode the first clip (torchcodec); otherwise the ids only."""
     try:
         import datasets
     except ImportError:
@@ -30,7 +35,11 @@ def check_load(folder: Path, report: VerifyReport, progress: bool) -> None:
         with tempfile.TemporaryDirectory(prefix="videossr-verify-cache-") as cache:
             try:
                 ds = datasets.load_dataset(
-                    str(folder), split="train", cache_dir=cache, download_mode="force_redownload"
+                    str(folder),
+                    split="train",
+                    cache_dir=cache,
+                    download_mode="force_redownload",
+                    **({} if first_clip else {"columns": ["id"]}),
                 )
             except Exception as exc:
                 msg = str(exc).strip().splitlines()
@@ -41,7 +50,7 @@ def check_load(folder: Path, report: VerifyReport, progress: bool) -> None:
                 )
                 return
             report.count("load_dataset_rows", len(ds))
-            if len(ds) == 0:
+            if len(ds) == 0 or not first_clip:
                 return
             if importlib.util.find_spec("torchcodec") is None:
                 report.skipped.append("load_dataset: first clip not decoded (torchcodec is not installed)")
@@ -77,9 +86,11 @@ def check_first_clip(ds: Dataset, report: VerifyReport) -> None:
 class LoadCheck:
     """:func:`check_load` on a thread of its own; :meth:`finish` folds its findings into the report."""
 
-    def __init__(self, folder: Path, progress: bool) -> None:
+    def __init__(self, folder: Path, progress: bool, first_clip: bool = True) -> None:
         self.report = VerifyReport(folder=str(folder))
-        self.thread = threading.Thread(target=check_load, args=(folder, self.report, progress), daemon=True)
+        self.thread = threading.Thread(
+            target=check_load, args=(folder, self.report, progress, first_clip), daemon=True
+        )
         self.thread.start()
 
     def finish(self, report: VerifyReport, num_rows: int) -> None:
