@@ -14,9 +14,10 @@ from videossr.build.config import BuildConfig
 from videossr.build.decode_child import decode_frames
 from videossr.build.frames import worker_sampler
 from videossr.build.plan import min_source_frames, plan_units, sample_rng
+from videossr.build.probe import probe_source
 from videossr.build.recipes import MixEntry, Recipe
 from videossr.build.source_frames import decodable_info, frame_indices
-from videossr.build.sources import Source, discover, probe_source
+from videossr.build.sources import Source, discover
 from videossr.build.unit import MAX_ATTEMPTS
 from videossr.tasks import SampleRejected, TaskSpec, plan_sample
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from videossr.arguments import option
 
+from .probe import MAX_SOURCE_PIXELS, describe_pixels
 from .recipes import MAX_FRAME_PIXELS, MIN_FRAME_PIXELS
 from .render import DEFAULT_CRF, DEFAULT_PRESET, MAX_CRF
 from .shards import DEFAULT_MAX_SHARD_BYTES
-from .sources import MAX_SOURCE_PIXELS, describe_pixels
 
 MAX_SOURCE_PIXELS_LIMIT = 16384 * 16384  # the largest --max-source-pixels (decoders' own frame-size limit)
 

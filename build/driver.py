@@ -19,9 +19,10 @@ from .config import BuildConfig
 from .frames import close_worker_sampler
 from .parts import UnitSummary, finished_summary
 from .plan import Unit
+from .probe import MAX_SOURCE_PIXELS, probe_source
 from .probe_cache import ProbeCache
 from .remote import is_url
-from .sources import MAX_SOURCE_PIXELS, Skipped, Source, probe_source
+from .sources import Skipped, Source
 from .unit import run_unit
 
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .probe import MAX_SOURCE_PIXELS
 from .remote import is_url, version
-from .sources import MAX_SOURCE_PIXELS, Source
+from .sources import Source
 
 PROBE_CACHE_VERSION = 2  # bump when probe_source's result for the same file changes
 

@@ -1,4 +1,5 @@
-"""Source discovery: folders (recursive), list files, stable ids, one probe per source, counted skips.
+"""Source discovery: folders (recursive), list files, stable ids, duplicates, counted skips (probing one
+source is :mod:`.probe`).
 
 A source id is its path relative to its root without the extension (``cooking/clip01``); it never holds an
 absolute path or anything above the root. A folder's root is the folder; a list file's root is the folder
@@ -18,18 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from .frames import DecodeError, worker_sampler
-from .remote import RemoteError, expand_url, external_url_id, is_url, local_source, open_url, remote_size
+from .remote import RemoteError, expand_url, external_url_id, is_url, open_url
 
 VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv",
     ".flv", ".3gp", ".ogv",
 )  # fmt: skip
 LIST_EXTENSIONS = (".txt", ".list", ".lst")  # a --sources file with one of these is a list of videos
-MAX_SOURCE_PIXELS = 7680 * 4320  # 8K UHD: a larger source is skipped (one frame of it is ~100 MB of RGB)
-WHOLE_HASH_BYTES = 64 << 20  # files up to this size are hashed whole, larger ones by samples
-HASH_BLOCKS = 64  # ... of this many blocks
-HASH_BLOCK_BYTES = 1 << 20
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -273,117 +269,6 @@ def discover(inputs: Iterable[str | os.PathLike]) -> tuple[list[tuple[str, Path 
                 continue
             found[sid] = path
     return sorted(found.items()), skipped
-
-
-def content_hash(path: Path | str, chunk: int = 1 << 20) -> str:
-    """What dedupe and resumable work go by: a hash of the whole file up to ``WHOLE_HASH_BYTES``; of a larger
-    file, its size and ``HASH_BLOCKS`` blocks spread evenly over it (first and last included), so hashing
-    reads at most 64 MB however large the file is. A URL's content is hashed from its local copy."""
-    path = local_source(str(path))
-    size = os.path.getsize(path)
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        if size <= WHOLE_HASH_BYTES:
-            while block := f.read(chunk):
-                h.update(block)
-            return h.hexdigest()
-        h.update(f"sampled:{size}:{HASH_BLOCKS}x{HASH_BLOCK_BYTES}".encode())
-        step = (size - HASH_BLOCK_BYTES) / (HASH_BLOCKS - 1)
-        for k in range(HASH_BLOCKS):
-            f.seek(int(k * step))
-            h.update(f.read(HASH_BLOCK_BYTES))
-    return h.hexdigest()
-
-
-def describe_pixels(pixels: int) -> str:
-    """``7680x4320`` for the usual limits, else the pixel count."""
-    for w, h in (
-        (7680, 4320),
-        (3840, 2160),
-        (4096, 4096),
-        (2048, 2048),
-        (1920, 1080),
-        (512, 512),
-        (256, 256),
-    ):
-        if w * h == pixels:
-            return f"{w}x{h}"
-    return f"{pixels} pixels"
-
-
-def probe_source(
-    sid: str,
-    path: str | os.PathLike,
-    *,
-    min_frames: int = 54,
-    timeout: float = 60,
-    max_source_pixels: int = MAX_SOURCE_PIXELS,
-) -> Source | Skipped:
-    """Probe one file; a :class:`Skipped` with a specific reason when it cannot be used. The file is opened
-    by the decoder (in its guarded child, with ``timeout``) before it is hashed, so a file that is no video
-    costs no read of its bytes. A URL is downloaded (by this worker) before it is opened; its size is read
-    first (an empty or too large file is not downloaded)."""
-    if is_url(path):
-        try:
-            if remote_size(str(path)) == 0:
-                return Skipped(sid, "empty file (0 bytes)")
-            local_source(str(path))
-        except RemoteError as exc:
-            return Skipped(sid, str(exc))
-    else:
-        path = Path(path)
-        try:
-            if path.stat().st_size == 0:
-                return Skipped(sid, "empty file (0 bytes)")
-            if not os.access(path, os.R_OK):
-                return Skipped(sid, "file is not readable (permissions)")
-        except OSError as exc:
-            return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
-    try:
-        # Probed by the decoder that will decode it, in its guarded child: a malformed file can hang or crash
-        # a demuxer (never this process), and the facts plans use (frame rate, duration, rotation) are its
-        # own.
-        info = worker_sampler().probe(str(path), timeout)
-    except DecodeError as exc:
-        return Skipped(sid, f"not a readable video: {_scrub(str(exc), Path(local_source(str(path))))}")
-    if info.codec in ("png", "mjpeg", "bmp", "gif", "webp") and info.num_frames <= 1:
-        return Skipped(sid, f"a still image ({info.codec}), not a video")
-    if info.width < 2 or info.height < 2:
-        return Skipped(sid, f"no picture size ({info.width}x{info.height})")
-    if info.width * info.height > max_source_pixels:
-        return Skipped(
-            sid, f"too large: {info.width}x{info.height} > limit {describe_pixels(max_source_pixels)}"
-        )
-    if info.fps <= 0 or info.duration <= 0:
-        return Skipped(sid, "no frame rate or duration in the container")
-    if info.num_frames < min_frames:
-        return Skipped(sid, f"too short: {info.num_frames} frames, needs at least {min_frames}")
-    try:
-        digest = content_hash(path)
-    except RemoteError as exc:
-        return Skipped(sid, str(exc))
-    except OSError as exc:
-        return Skipped(sid, f"cannot read file: {exc.strerror or exc}")
-    width, height = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    return Source(
-        id=sid,
-        path=str(path),
-        duration=info.duration,
-        fps=info.fps,
-        num_frames=info.num_frames,
-        width=width,
-        height=height,
-        rotation=info.rotation,
-        codec=info.codec,
-        content_hash=digest,
-    )
-
-
-def _scrub(message: str, path: Path) -> str:
-    """Remove the file's path (and its folder) from an error message so no absolute path leaks."""
-    for text in (str(path), str(path.resolve()), str(path.parent)):
-        message = message.replace(text, "<source>")
-    return re.sub(r"(/[^\s:]+)+", "<path>", message)
 
 
 def dedupe(sources: list[Source]) -> tuple[list[Source], list[Skipped]]:

@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 from videossr.build.driver import probe_batch
 from videossr.build.frames import close_worker_sampler
 from videossr.build.plan import min_source_frames, split_sources
+from videossr.build.probe import MAX_SOURCE_PIXELS
 from videossr.build.probe_cache import ProbeCache
 from videossr.build.recipes import Recipe
-from videossr.build.sources import MAX_SOURCE_PIXELS, Skipped, Source, dedupe, discover
+from videossr.build.sources import Skipped, Source, dedupe, discover
 
 PROBE_BATCH = 8  # sources per probe task
 

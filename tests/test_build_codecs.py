@@ -14,8 +14,9 @@ import pytest
 from _reliability_helpers import lavfi
 from videossr.build.frames import FrameSampler, fit_size
 from videossr.build.pipeline import BuildConfig, build
+from videossr.build.probe import probe_source
 from videossr.build.recipes import MixEntry, Recipe
-from videossr.build.sources import Source, discover, probe_source
+from videossr.build.sources import Source, discover
 from videossr.tasks import TaskSpec, VideoInfo, plan_sample
 
 SOURCE = "testsrc2=size=160x120:rate=24"

@@ -15,15 +15,8 @@ import pytest
 from _build_helpers import cli
 from _reliability_helpers import H264, lavfi
 from videossr.build import cli as build_cli
-from videossr.build.sources import (
-    WHOLE_HASH_BYTES,
-    Skipped,
-    Source,
-    SourcesError,
-    content_hash,
-    discover,
-    probe_source,
-)
+from videossr.build.probe import WHOLE_HASH_BYTES, content_hash, probe_source
+from videossr.build.sources import Skipped, Source, SourcesError, discover
 
 
 def _bytes_read() -> int:

@@ -21,10 +21,11 @@ from videossr.build.output import OWNER_MARKER, OutputRefused, recover
 from videossr.build.parts import finished_summary
 from videossr.build.pipeline import build
 from videossr.build.plan import plan_units
+from videossr.build.probe import probe_source
 from videossr.build.recipes import load_recipe
 from videossr.build.repo import finalize_repo
 from videossr.build.shards import iter_repo_rows
-from videossr.build.sources import discover, probe_source
+from videossr.build.sources import discover
 from videossr.build.unit import run_unit
 
 NAME = MINI_BUILD

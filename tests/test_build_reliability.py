@@ -25,12 +25,13 @@ from videossr.build.faults import FAULT_AT_ENV
 from videossr.build.frames import DecodeError, FrameSampler
 from videossr.build.pipeline import build
 from videossr.build.plan import plan_units
+from videossr.build.probe import probe_source
 from videossr.build.recipes import load_recipe
 from videossr.build.render import probe
 from videossr.build.repo import finalize_repo
 from videossr.build.shards import iter_repo_rows
 from videossr.build.source_frames import decodable_info
-from videossr.build.sources import Source, discover, probe_source, source_id
+from videossr.build.sources import Source, discover, source_id
 from videossr.build.synthetic import make_synthetic_video
 from videossr.build.unit import content_key, run_unit
 
@@ -230,7 +231,7 @@ def test_unreadable_file_is_skipped_with_a_permission_reason(tmp_path):
     os.chmod(folder, 0o755)
     code = (
         "import os, sys\n"
-        "from videossr.build.sources import probe_source\n"  # import first: the stdlib may be root-only
+        "from videossr.build.probe import probe_source\n"  # import first: the stdlib may be root-only
         "if os.getuid() == 0:\n"
         "    os.setgid(65534); os.setuid(65534)\n"
         f"print(probe_source('locked', {str(video)!r}))\n"

@@ -16,9 +16,10 @@ from videossr.build.config import BuildConfig
 from videossr.build.driver import run_units
 from videossr.build.parts import SkippedSample, UnitSummary
 from videossr.build.plan import FALLBACKS, fallbacks, plan_units
+from videossr.build.probe import probe_source
 from videossr.build.recipes import MixEntry, Recipe
 from videossr.build.source_frames import FRAME_FILES_KEPT, FrameFiles, SourceFrames
-from videossr.build.sources import Source, discover, probe_source
+from videossr.build.sources import Source, discover
 from videossr.build.unit import MAX_ATTEMPTS, run_unit
 from videossr.tasks import TaskSpec, VideoInfo
 

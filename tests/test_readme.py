@@ -87,8 +87,9 @@ def test_the_yaml_recipe_block_is_a_recipe(tmp_path):
 def root(tmp_path_factory) -> Path:
     """A folder that looks like the repository root to the commands, after ``make demo``."""
     root = tmp_path_factory.mktemp("readme")
+    outputs = {".git", "videossr-30k", "viubench", "outputs", ".videossr-work", ".videossr-cache"}
     for entry in REPO.iterdir():
-        if entry.name not in {".git", "videossr-30k", "viubench", "outputs", ".videossr-work", ".videossr-cache"}:
+        if entry.name not in outputs:
             (root / entry.name).symlink_to(entry)
     proc = _run(["python", "build/run.py", "--no-progress"], root)  # what `make demo` runs after setup
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
