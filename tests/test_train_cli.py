@@ -11,8 +11,9 @@ import huggingface_hub
 import pytest
 from _train_helpers import small_dataset, tiny_model, train_config
 from videossr.train import cli
-from videossr.train.config import PAPER, TrainConfig, batch_layout, grpo_kwargs, overridden, resolve
+from videossr.train.config import PAPER, TrainConfig, overridden, resolve
 from videossr.train.session import train
+from videossr.train.trl_args import batch_layout, grpo_kwargs
 
 REPO = Path(__file__).resolve().parent.parent
 

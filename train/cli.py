@@ -11,8 +11,9 @@ from pathlib import Path
 
 from videossr.arguments import DataclassArgumentParser
 
-from .config import TrainConfig, batch_layout, resolve
+from .config import TrainConfig, resolve
 from .errors import CLIError, TRLVersionError
+from .trl_args import batch_layout
 
 GRPO_DESCRIPTION = (
     "GRPO training on a VideoSSR dataset (a Hub id or a folder from build/) with TRL; the clips' video "

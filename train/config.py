@@ -1,4 +1,5 @@
-"""The training configuration: one dataclass field per option, the presets, and the mapping to ``GRPOConfig``.
+"""The training configuration: one dataclass field per option and the presets (the mapping to
+``GRPOConfig`` is :mod:`.trl_args`).
 
 Each :class:`TrainConfig` field is declared once, with its command-line help
 (:func:`videossr.arguments.option`); ``videossr-train`` / ``python train/grpo.py`` generate their parser from
@@ -27,31 +28,6 @@ from videossr.arguments import option
 from .stream_options import CLIP_FORMS, STREAM, parse_band, validate_stream
 
 CONFIG_FILENAME = "videossr_train_config.json"
-# TrainConfig fields that are trl.GRPOConfig fields of the same name and meaning
-SAME_NAME_IN_GRPO_CONFIG: tuple[str, ...] = (
-    "output_dir",
-    "learning_rate",
-    "num_generations",
-    "beta",
-    "loss_type",
-    "epsilon",
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_completion_length",
-    "num_train_epochs",
-    "max_steps",
-    "weight_decay",
-    "max_grad_norm",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "seed",
-    "logging_steps",
-    "save_steps",
-    "report_to",
-    "use_vllm",
-    "dataloader_num_workers",
-)
 LOSS_TYPES: tuple[str, ...] = ("bnpo", "grpo", "dapo", "dr_grpo", "cispo", "sapo", "luspo", "vespo")
 REWARD_MODES: tuple[str, ...] = ("smooth", "strict")
 VIDEO_AS: tuple[str, ...] = ("video", "frames")
@@ -371,45 +347,3 @@ def validate(cfg: TrainConfig) -> None:
             "--use-vllm needs --video-as frames: TRL 1.16 passes only images to vLLM, so native video would "
             "be dropped from generation"
         )
-
-
-def batch_layout(cfg: TrainConfig, world_size: int) -> dict[str, int]:
-    """The per-device batch, gradient accumulation and steps per generation for ``world_size`` devices."""
-    completions = cfg.global_batch * cfg.num_generations
-    per_step = cfg.per_device_batch * world_size
-    if completions % per_step:
-        raise ValueError(
-            f"--global-batch {cfg.global_batch} x --num-generations {cfg.num_generations} = {completions} "
-            f"completions per step is not a multiple of --per-device-batch {cfg.per_device_batch} x "
-            f"{world_size} device(s); change one of them"
-        )
-    accum = completions // per_step
-    return {
-        "per_device_train_batch_size": cfg.per_device_batch,
-        "gradient_accumulation_steps": accum,
-        "steps_per_generation": accum,
-    }
-
-
-def grpo_kwargs(cfg: TrainConfig, *, world_size: int, cuda: bool, bf16_ok: bool) -> dict[str, Any]:
-    """Keyword arguments for ``trl.GRPOConfig`` (without the processor, generation and dtype kwargs)."""
-    bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and bf16_ok)
-    kw: dict[str, Any] = {name: getattr(cfg, name) for name in SAME_NAME_IN_GRPO_CONFIG}
-    kw.update(
-        activation_checkpointing=cfg.gradient_checkpointing,
-        bf16=bf16,
-        use_cpu=not cuda,
-        save_strategy="steps",
-        remove_unused_columns=False,
-        # the decoded frames stay on the CPU (the processor reads them there); pinning would copy every row's
-        # frames, including the num_generations rows that share one clip
-        dataloader_pin_memory=False,
-        # verl's KL term (low_var_kl) is not weighted by the importance ratio; TRL's default weighting changes
-        # the KL gradient even on-policy
-        use_bias_correction_kl=False,
-        **batch_layout(cfg, world_size),
-    )
-    if cfg.use_vllm:
-        kw["vllm_mode"] = cfg.vllm_mode
-    kw.update(cfg.grpo_args)
-    return kw

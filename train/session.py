@@ -8,9 +8,10 @@ import os
 import time
 from pathlib import Path
 
-from .config import CONFIG_FILENAME, TrainConfig, batch_layout, grpo_kwargs
+from .config import CONFIG_FILENAME, TrainConfig
 from .errors import CLIError
 from .stream_options import is_stream
+from .trl_args import batch_layout, grpo_kwargs
 
 
 def _check_optional_deps(cfg: TrainConfig) -> None:
