@@ -121,7 +121,9 @@ def expand_url(raw: str, skipped: list[Skipped]) -> list[tuple[str, str]]:
     except RemoteError:
         raise
     except (OSError, ValueError) as exc:
-        raise RemoteError(f"{public_url(raw)}: cannot be listed ({type(exc).__name__}: {exc})") from None
+        raise RemoteError(
+            f"{public_url(raw)}: cannot be listed ({type(exc).__name__}: {_scrub(str(exc), raw)})"
+        ) from None
 
 
 def read_url_list(fs: AbstractFileSystem, listing: str, skipped: list[Skipped]) -> list[tuple[str, str]]:
@@ -239,7 +241,7 @@ class LocalCopies:
 def _scrub(message: str, url: str) -> str:
     """A filesystem's error message without the URL, its path or its credentials."""
     for text in (url, public_url(url), urlsplit(url).path):
-        if text:
+        if text.strip("/"):  # never "/" alone: that would scramble the whole message
             message = message.replace(text, "<source>")
     return message.splitlines()[0][:300] if message else message
 

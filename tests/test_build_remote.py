@@ -210,3 +210,18 @@ def test_a_stream_draws_the_rows_of_the_same_videos_on_disk_from_their_url(http_
         for va, vb in zip(a["videos"], b["videos"]):
             assert np.array_equal(va["frames"], vb["frames"])
     assert "127.0.0.1" not in json.dumps([by_url[p]["source"] for p in range(len(by_url))])
+
+
+def test_an_unreachable_url_is_named_without_its_credentials() -> None:
+    import socket
+
+    from videossr.build.remote import RemoteError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for url in (f"http://user:secret@127.0.0.1:{port}/", f"http://user:secret@127.0.0.1:{port}/videos/"):
+        with pytest.raises(RemoteError) as info:
+            expand_url(url, [])
+        message = str(info.value)
+        assert "secret" not in message and f"127.0.0.1:{port}" in message, message
