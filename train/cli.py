@@ -68,9 +68,12 @@ def run_cli(fn: Callable[[], object]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``videossr-train`` / ``python train/grpo.py``."""
-    from .session import train
+    from .session import end_distributed, train
 
-    return run_cli(lambda: train(config_from_argv(argv)))
+    try:
+        return run_cli(lambda: train(config_from_argv(argv)))
+    finally:
+        end_distributed()
 
 
 def pass_rate_main(argv: Sequence[str] | None = None) -> int:

@@ -248,3 +248,13 @@ def train(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list
         if run is not None and cfg.export_seen:
             run.export(Path(cfg.export_seen), workers=max(1, cfg.dataloader_num_workers), progress=True)
     return trainer
+
+
+def end_distributed() -> None:
+    """Shut this rank's process group down before the interpreter exits: a rank that exits with its
+    collective threads alive can abort ("terminate called without an active exception") while another
+    rank still writes the model."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -224,7 +224,12 @@ def run(cfg: ShardingCheckConfig) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = DataclassArgumentParser(ShardingCheckConfig, prog="python -m videossr.train.sharding_check")
     (cfg,) = parser.parse_into_dataclasses(argv)
-    problems = run(cfg)
+    from .session import end_distributed
+
+    try:
+        problems = run(cfg)
+    finally:
+        end_distributed()
     verdict = "PASS" if not problems else "FAIL: " + "; ".join(problems)
     print(f"sharding check ({cfg.expect}): {verdict}", flush=True)
     return 0 if not problems else 1
