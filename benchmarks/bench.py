@@ -42,7 +42,7 @@ from videossr.build.render import DEFAULT_CRF, MAX_CRF
 from videossr.arguments import DataclassArgumentParser, option
 
 from .baselines import run_frame_folder, run_reference
-from .corpus import CorpusSpec, link_sources, make_corpus
+from .corpus import prepare_corpus
 from .floor import FAMILIES, MAX_PIXELS, clip_floors, floor_plans, run_floor
 from .loading import run_load, run_verify
 from .measure import ROOT, median, paired_ratio, phases, repo_sizes, run_command
@@ -106,11 +106,6 @@ class BenchOptions:
     )
     json: Path | None = option(None, help="also write every figure to this JSON file")
     smoke: bool = option(False, help="tiny run for tests: N=1, 1 repeat, 4 s 320x180 videos")
-
-    def corpus(self) -> CorpusSpec:
-        return CorpusSpec(
-            self.num_videos, self.width, self.height, self.fps, self.duration, self.gop_seconds, self.natural
-        )
 
     @property
     def main_workers(self) -> int:
@@ -188,26 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def corpus_of(args: BenchOptions, work: Path) -> tuple[Path, str]:
-    """The run's corpus folder and its description."""
-    run_dir = work / "sources"
-    if args.sources is not None:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir.mkdir(parents=True)
-        args.num_videos = link_sources(args.sources, run_dir)
-        return run_dir, f"{args.num_videos} videos from {args.sources}"
-    make_corpus(args.corpus(), Path(args.cache_dir), run_dir, CORES)
-    if args.natural:
-        return (
-            run_dir,
-            f"{args.num_videos} natural videos (720p and 1080p, 25 and 30 fps) {args.duration:g} s",
-        )
-    size = f"{args.width}x{args.height} {args.fps} fps {args.duration:g} s"
-    return run_dir, f"{args.num_videos} videos {size}, GOP {args.gop_seconds:g} s"
-
-
 def run(args: BenchOptions, work: Path) -> int:
-    sources, corpus = corpus_of(args, work)
+    sources, corpus = prepare_corpus(args, work, CORES)
     counts = args.workers if args.scaling else [args.main_workers]
     what = f"workers {counts} on {CORES} cores; {args.repeats} repeats; CRF {args.crf}"
     print(f"[bench] corpus: {corpus}; {what}", flush=True)

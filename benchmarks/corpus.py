@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from videossr.build.demo import natural_clip_paths
 from videossr.build.render import run_ffmpeg
@@ -159,3 +159,41 @@ def make_corpus(spec: CorpusSpec, cache_dir: Path, run_dir: Path, workers: int) 
     for i in range(spec.num_videos):  # a larger cached corpus may hold more
         link((root / f"v{i:04d}.mp4").resolve(), run_dir / f"v{i:04d}.mp4")
     return run_dir
+
+
+class CorpusOptions(Protocol):
+    """The corpus options both benchmarks take (``--num-videos``, ``--sources``, ``--natural``...)."""
+
+    num_videos: int
+    width: int
+    height: int
+    fps: int
+    duration: float
+    gop_seconds: float
+    natural: bool
+    sources: Path | None
+    cache_dir: str
+
+
+def corpus_spec(args: CorpusOptions) -> CorpusSpec:
+    return CorpusSpec(
+        args.num_videos, args.width, args.height, args.fps, args.duration, args.gop_seconds, args.natural
+    )
+
+
+def prepare_corpus(args: CorpusOptions, work: Path, processes: int) -> tuple[Path, str]:
+    """The run's corpus folder under ``work`` (the ``--sources`` videos linked in, or the cached generated
+    corpus, made in ``processes`` processes on first use) and its description. With ``--sources``,
+    ``args.num_videos`` becomes the number of videos found."""
+    run_dir = work / "sources"
+    if args.sources is not None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        args.num_videos = link_sources(args.sources, run_dir)
+        return run_dir, f"{args.num_videos} videos from {args.sources}"
+    make_corpus(corpus_spec(args), Path(args.cache_dir), run_dir, processes)
+    if args.natural:
+        kinds = "natural videos (720p and 1080p, 25 and 30 fps)"
+        return run_dir, f"{args.num_videos} {kinds} {args.duration:g} s"
+    size = f"{args.width}x{args.height} {args.fps} fps {args.duration:g} s"
+    return run_dir, f"{args.num_videos} videos {size}, GOP {args.gop_seconds:g} s"

@@ -34,7 +34,7 @@ from videossr.build.recipes import load_recipe
 
 from videossr.arguments import DataclassArgumentParser, option
 
-from .corpus import CorpusSpec, link_sources, make_corpus
+from .corpus import prepare_corpus
 from .floor import bench_recipe
 from .loading import run_load
 
@@ -69,11 +69,6 @@ class StreamBenchOptions:
     sources: Path | None = option(None, help="benchmark on the videos under this folder instead")
     json: Path | None = option(None, help="also write every figure to this JSON file")
     smoke: bool = option(False, help="tiny run for tests: N=2, 4 s 320x180 videos, 6 rows, 1 worker")
-
-    def corpus(self) -> CorpusSpec:
-        return CorpusSpec(
-            self.num_videos, self.width, self.height, self.fps, self.duration, self.gop_seconds, self.natural
-        )
 
 
 def identity(batch: list) -> list:
@@ -141,22 +136,9 @@ def parse_args(argv: list[str] | None) -> StreamBenchOptions:
     return args
 
 
-def corpus_folder(args: StreamBenchOptions, work: Path) -> tuple[Path, str]:
-    """The run's videos (linked from the cached corpus, or from ``--sources``) and their description."""
-    run_dir = work / "sources"
-    if args.sources is not None:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir.mkdir(parents=True)
-        args.num_videos = link_sources(args.sources, run_dir)
-        return run_dir, f"{args.num_videos} videos from {args.sources}"
-    make_corpus(args.corpus(), Path(args.cache_dir), run_dir, max(args.workers))
-    kind = "natural videos" if args.natural else f"videos {args.width}x{args.height} {args.fps} fps"
-    return run_dir, f"{args.num_videos} {kind}, {args.duration:g} s"
-
-
 def measure(args: StreamBenchOptions, work: Path) -> dict:
     args.workers = tuple(sorted(set(args.workers)))
-    sources, corpus = corpus_folder(args, work)
+    sources, corpus = prepare_corpus(args, work, max(args.workers))
     print(f"[bench-stream] corpus: {corpus}; workers {', '.join(map(str, args.workers))}", flush=True)
     figures: dict = {
         "corpus": corpus,

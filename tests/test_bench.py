@@ -255,3 +255,18 @@ def test_bench_scale_smoke_reports_each_size_and_the_rerun(tmp_path: Path) -> No
         assert fig["build"]["driver_peak"] > 0 and fig["build"]["worker_peak"] > 0
     assert "12 vs 6 sources (2x): time per unit x" in proc.stdout
     assert len(list((tmp_path / "cache").rglob("*.mp4"))) >= 12
+
+
+def test_bench_stream_smoke_prints_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    args = ("--smoke", "--work-dir", str(tmp_path / "work"), "--cache-dir", str(tmp_path / "cache"))
+    proc = _make("bench-stream", *args, "--json", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "corpus: 2 videos 320x180 30 fps 4 s, GOP 2 s" in proc.stdout
+    for figure in ("stream frames", "stream mp4", "built dataset load"):
+        assert figure in proc.stdout
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["workers"] == 1 and run["stream_frames"]["rows"] == 6 and run["stream_mp4"]["rows"] == 6
+    for key in ("stream_frames", "stream_mp4"):
+        assert run[key]["rows_per_s"] > 0 and run[key]["rows_per_s_per_worker"] == run[key]["rows_per_s"]
+    assert run["built_load"]["rows"] == 6 and run["built_load"]["rows_per_s"] > 0
