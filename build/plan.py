@@ -95,7 +95,8 @@ class Unit:
     def frames_path(self, source: Source, info: VideoInfo) -> Path:
         """Where a unit keeps a source's decoded frames for the fallbacks of later units (a cache: a missing
         or unreadable file only means decoding again)."""
-        name = f"{source.content_hash}-{info.width}x{info.height}-r{source.rotation}-n{info.num_frames}.npz"
+        size = f"{info.width}x{info.height}-r{source.rotation}-n{info.num_frames}"
+        name = f"{source.content_hash}-{size}.frames"
         return Path(self.parts_dir).parent / "frames" / name
 
 

@@ -114,9 +114,9 @@ class SourceFrames:
     def recall(self, path: Path) -> None:
         """Take the frames an earlier unit decoded of this source, if it left them (see :meth:`remember`)."""
         try:
-            with np.load(path) as saved:
-                indices, frames, pts = saved["indices"], saved["frames"], saved["pts"]
-        except (OSError, ValueError, KeyError):
+            with open(path, "rb") as f:
+                indices, pts, frames = np.load(f), np.load(f), np.load(f)
+        except (OSError, ValueError, EOFError):
             return
         if frames.shape[1:] != (self.info.height, self.info.width, 3) or len(frames) != len(indices):
             return
@@ -124,19 +124,20 @@ class SourceFrames:
         self.pts.update((i, t) for i, t in zip(indices.tolist(), pts.tolist()) if t == t)  # NaN: unknown
 
     def remember(self, path: Path, files: FrameFiles = WORKER_FRAME_FILES) -> None:
-        """Leave this source's decoded frames on disk for later units' fallbacks, in ``files``."""
+        """Leave this source's decoded frames on disk for later units' fallbacks, in ``files``: three ``.npy``
+        arrays one after the other (indices, times, frames), the frames written one by one as decoded."""
         if not self.frames:
             return
         indices = sorted(self.frames)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                indices=np.asarray(indices, dtype=np.int64),
-                frames=np.stack([self.frames[i] for i in indices]),
-                pts=np.asarray([self.pts.get(i, np.nan) for i in indices], dtype=np.float64),
-            )
+            np.save(f, np.asarray(indices, dtype=np.int64))
+            np.save(f, np.asarray([self.pts.get(i, np.nan) for i in indices], dtype=np.float64))
+            shape = (len(indices), *self.frames[indices[0]].shape)
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
+            for i in indices:
+                f.write(np.ascontiguousarray(self.frames[i], dtype=np.uint8).data)
         os.replace(tmp, path)
         files.add(path)
 

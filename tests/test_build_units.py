@@ -209,7 +209,7 @@ def test_fallback_to_a_finished_unit_reuses_its_frames_and_gives_the_same_row(so
     unit, job = _one_job_unit(units, "counting", skip_first=True)
     before = next(u for u in units if u.source.id == job.fallbacks[0].id)
     run_unit(before)  # the unit just before: leaves its frames
-    assert list((tmp_path / "a" / "frames").glob("*.npz"))
+    assert list((tmp_path / "a" / "frames").glob("*.frames"))
 
     cached, fresh = RecordingSampler(), RecordingSampler()
     try:
@@ -233,7 +233,7 @@ def test_each_worker_keeps_only_its_last_frame_files(tmp_path) -> None:
         store = SourceFrames(None, _fake_source(f"s{i}", i, 8, 6), info)
         store.frames = {3: np.full((6, 8, 3), i, np.uint8), 9: np.zeros((6, 8, 3), np.uint8)}
         store.pts = {3: 0.1}
-        paths.append(tmp_path / f"{i}.npz")
+        paths.append(tmp_path / f"{i}.frames")
         store.remember(paths[-1], files)
     assert [p.exists() for p in paths] == [False] * 3 + [True] * FRAME_FILES_KEPT
     assert files.paths == paths[3:]
@@ -243,7 +243,7 @@ def test_each_worker_keeps_only_its_last_frame_files(tmp_path) -> None:
     assert back.pts == {3: 0.1}  # an unknown time stays unknown
     wrong_size = SourceFrames(None, _fake_source("s", 0, 8, 6), VideoInfo(10.0, 30.0, 300, 16, 12))
     wrong_size.recall(paths[-1])
-    wrong_size.recall(tmp_path / "missing.npz")
+    wrong_size.recall(tmp_path / "missing.frames")
     assert wrong_size.frames == {}
 
 
