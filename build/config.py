@@ -87,7 +87,8 @@ BUILD = "how the build runs"
 @dataclass
 class BuildConfig:
     """Where and how the datasets are built; the same sources, recipes and settings give the same bytes
-    (``workers``, ``scheduler``, ``retries`` and ``progress`` never change what is built)."""
+    (``workers``, ``scheduler``, ``worker_start``, ``retries`` and ``progress`` never change what is
+    built)."""
 
     out_dir: Path = option(
         Path("."),
@@ -128,6 +129,13 @@ class BuildConfig:
         metavar="ADDRESS",
         group=BUILD,
     )
+    worker_start: str = option(
+        "auto",
+        help="how the build's own worker processes start: 'auto' (forked from a driver that runs one thread, "
+        "on Linux; else spawned) or 'spawn'",
+        choices=("auto", "spawn"),
+        cli=False,
+    )
     retries: int = option(
         2, help="retries of a failed work unit", parse=retries_value, metavar="N", group=BUILD
     )
@@ -141,3 +149,7 @@ class BuildConfig:
         metavar="PIXELS",
         group=BUILD,
     )
+
+    def __post_init__(self) -> None:
+        if self.worker_start not in ("auto", "spawn"):
+            raise ValueError(f"worker_start must be 'auto' or 'spawn', got {self.worker_start!r}")

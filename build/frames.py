@@ -14,6 +14,7 @@ tests), downscaled with the aspect kept to even sizes of at most ``max_pixels`` 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import math
 import os
@@ -22,6 +23,7 @@ import select
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,16 +89,19 @@ class FrameSampler:
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
         self.served = 0
+        self.pending = bytearray()  # what the child sent and no reply has taken yet
 
     def _start(self) -> subprocess.Popen:
         env = dict(decoder_env(os.environ), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-c", "from videossr.build.decode_child import serve; serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
         )
+        _WITH_CHILD.add(self)
+        return proc
 
     def close(self) -> None:
         if self.proc is not None:
@@ -106,14 +111,45 @@ class FrameSampler:
             except Exception:
                 pass
             self.proc = None
+        self.pending.clear()
+
+    def disown(self) -> None:
+        """In a forked copy of the process that started the child: close this copy's ends of its pipes and
+        forget it, without signalling it (it is the parent's; the parent's ends stay open)."""
+        if self.proc is not None:
+            for pipe in (self.proc.stdin, self.proc.stdout):  # stdin is flushed after every request
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
+            self.proc = None
+        self.pending.clear()
 
     def __del__(self) -> None:
         self.close()
 
-    def _read_exact(self, n: int, deadline: float) -> bytes:
+    def _fill(self, deadline: float) -> None:
+        """Wait for the child's next bytes (raises TimeoutError at ``deadline``, EOFError when it is gone)."""
         assert self.proc is not None and self.proc.stdout is not None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
         fd = self.proc.stdout.fileno()
-        chunks, got = [], 0
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            raise TimeoutError
+        block = os.read(fd, 1 << 16)
+        if not block:
+            raise EOFError
+        self.pending += block
+
+    def _read_exact(self, n: int, deadline: float) -> bytearray:
+        """The child's next ``n`` bytes, read straight into the buffer returned."""
+        assert self.proc is not None and self.proc.stdout is not None
+        out = bytearray(n)
+        got = min(n, len(self.pending))
+        out[:got] = self.pending[:got]
+        del self.pending[:got]
+        view, fd = memoryview(out), self.proc.stdout.fileno()
         while got < n:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -121,20 +157,20 @@ class FrameSampler:
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 raise TimeoutError
-            block = os.read(fd, min(n - got, 1 << 22))
-            if not block:
+            read = os.readv(fd, [view[got:]])
+            if not read:
                 raise EOFError
-            chunks.append(block)
-            got += len(block)
-        return b"".join(chunks)
+            got += read
+        return out
 
     def _read_line(self, deadline: float) -> bytes:
-        buf = bytearray()
-        while not buf.endswith(b"\n"):
-            buf += self._read_exact(1, deadline)
-        return bytes(buf)
+        while (end := self.pending.find(b"\n")) < 0:
+            self._fill(deadline)
+        line = bytes(self.pending[: end + 1])
+        del self.pending[: end + 1]
+        return line
 
-    def _request(self, req: dict[str, Any], timeout: float | None) -> tuple[dict[str, Any], bytes]:
+    def _request(self, req: dict[str, Any], timeout: float | None) -> tuple[dict[str, Any], bytearray]:
         """One request to the child; a URL source is given to it as this process's local copy (the child
         reads local files only, and has no credentials to fetch one)."""
         if is_url(req["path"]):
@@ -152,7 +188,7 @@ class FrameSampler:
             self.proc.stdin.write(json.dumps(req).encode() + b"\n")
             self.proc.stdin.flush()
             header = json.loads(self._read_line(deadline))
-            payload = b""
+            payload = bytearray()
             if header.get("ok") and "shape" in header:
                 payload = self._read_exact(int(np.prod(header["shape"])), deadline)
         except TimeoutError:
@@ -207,6 +243,7 @@ class FrameSampler:
         }
         header, payload = self._request(req, timeout)
         frames = np.frombuffer(payload, dtype=np.uint8).reshape(header["shape"])
+        frames.flags.writeable = False  # shared by every sample the frames serve
         if frames.shape[1:3] != (height, width):
             raise DecodeError(
                 f"decoder delivered {frames.shape[2]}x{frames.shape[1]} frames, not {width}x{height}"
@@ -238,6 +275,7 @@ def scrub_paths(message: str, path: str) -> str:
 
 
 _SAMPLER: FrameSampler | None = None  # this process's decode child
+_WITH_CHILD: weakref.WeakSet[FrameSampler] = weakref.WeakSet()  # samplers that started a child here
 
 
 def worker_sampler(timeout: float | None = None) -> FrameSampler:
@@ -258,3 +296,16 @@ def close_worker_sampler() -> None:
     sampler, _SAMPLER = _SAMPLER, None
     if sampler is not None:
         sampler.close()
+
+
+def _disown_inherited_children() -> None:
+    """In a forked copy of this process (a build worker forked from the driver): the decode children belong
+    to the parent. The copy lets go of them and starts its own on first use."""
+    global _SAMPLER
+    for sampler in list(_WITH_CHILD):
+        sampler.disown()
+    _WITH_CHILD.clear()
+    _SAMPLER = None
+
+
+os.register_at_fork(after_in_child=_disown_inherited_children)

@@ -29,7 +29,7 @@ from .checks import MachineFacts, Problem, verify_repo
 from .checks.dataset import warm_up
 from .checks.rendered import RowChecks
 from .config import BuildConfig
-from .driver import Cluster, cluster_threads, iter_units, probe_all
+from .driver import Cluster, cluster_threads, iter_units, probe_all, worker_start_method
 from .faults import fault_point
 from .lock import dataset_locks
 from .manifest import (
@@ -155,11 +155,16 @@ class Stages:
     def __init__(self, config: BuildConfig, say: Callable[[str], None], verify: bool = False) -> None:
         self.config, self.say, self.verify = config, say, verify
         self.warm: DaskFuture | None = None  # the whole-dataset checks' imports, done on an idle worker
+        self.starting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-cluster")
+        method = None if config.scheduler else worker_start_method(config.worker_start)
+        if method == "fork":  # first, while nothing a fork would copy (threads, files, children) exists
+            self._cluster: Future[Cluster] = Future()
+            self._cluster.set_result(Cluster(config, method))
+        else:  # in the background, while the sources are listed and probed
+            self._cluster = self.starting.submit(Cluster, config, method)
         self.finalizer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-finalize")
         self.finalizing: list[Future[DatasetResult]] = []
         self.versions = self.finalizer.submit(tool_versions)  # for the manifests
-        self.starting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="videossr-cluster")
-        self._cluster = self.starting.submit(Cluster, config)
 
     @property
     def cluster(self) -> Cluster:
