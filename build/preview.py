@@ -48,8 +48,17 @@ def pick_rows(out_dir: Path) -> list[dict]:
     return out
 
 
+def _spread(count: int, n: int = FRAMES_PER_ROW) -> list[int]:
+    """``n`` frame positions spread evenly over ``count`` frames, the first and last included."""
+    return np.linspace(0, count - 1, n).round().astype(int).tolist()
+
+
+def _ends(count: int) -> list[int]:
+    return [0, count - 1]
+
+
 def _strip(frames: np.ndarray, n: int) -> Image.Image:
-    idx = np.linspace(0, len(frames) - 1, n).round().astype(int)
+    idx = _spread(len(frames), n)
     h, w = frames.shape[1:3]
     tw = max(1, int(w * THUMB_H / h))
     tiles = [Image.fromarray(frames[i]).resize((tw, THUMB_H)) for i in idx]
@@ -65,17 +74,13 @@ def render_preview(rows: list[dict]) -> Image.Image | None:
     font = ImageFont.load_default()
     # Every clip shown, decoded in this process (the clips are this tool's own).
     shown = [row["videos"] if row["task"] == "jigsaw" else row["videos"][:1] for row in rows]
-    decoded = (decode_clip_in_memory(v["bytes"]) for videos in shown for v in videos)
     panels = []
     for row, videos in zip(rows, shown):
-        if row["task"] == "jigsaw":
-            clips = [next(decoded) for _ in videos]
-            frames = np.concatenate(
-                [c[[0, -1]] for c in clips]
-            )  # first and last frame of each clip, as shown
+        if row["task"] == "jigsaw":  # the first and last frame of each clip
+            frames = np.concatenate([decode_clip_in_memory(v["bytes"], _ends) for v in videos])
             strip = _strip(frames, min(len(frames), FRAMES_PER_ROW * 2))
-        else:
-            strip = _strip(next(decoded), FRAMES_PER_ROW)
+        else:  # the frames the strip shows
+            strip = _strip(decode_clip_in_memory(videos[0]["bytes"], _spread), FRAMES_PER_ROW)
         question = row["question"].replace("<video>", "").strip().splitlines()[-1]
         text = [
             f"{row['task']} / {row['subtype']}",

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -326,9 +327,10 @@ def decode_all_frames(data: bytes, timeout: float = 120) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, info.height, info.width, 3)
 
 
-def decode_clip_in_memory(data: bytes) -> np.ndarray:
-    """Every frame of an mp4 (bytes) as uint8 RGB ``(n, H, W, 3)``, decoded in this process with PyAV (for
-    clips this tool encoded: the preview's)."""
+def decode_clip_in_memory(data: bytes, pick: Callable[[int], list[int]] | None = None) -> np.ndarray:
+    """The frames of an mp4 (bytes) as uint8 RGB ``(n, H, W, 3)``, decoded in this process with PyAV (for
+    clips this tool encoded: the preview's). ``pick``: which frame positions, given the clip's frame count
+    (default: every frame); only those are converted to RGB."""
     import io
 
     import av
@@ -337,4 +339,14 @@ def decode_clip_in_memory(data: bytes) -> np.ndarray:
         stream = container.streams.video[0]
         stream.thread_type = "NONE"
         stream.codec_context.thread_count = 1
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
+        if pick is None or not stream.frames:  # every frame (the count unknown: picked from all of them)
+            frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
+            return frames if pick is None else frames[pick(len(frames))]
+        wanted = pick(stream.frames)
+        kept, count = {}, 0
+        for count, frame in enumerate(container.decode(stream), 1):
+            if count - 1 in wanted:
+                kept[count - 1] = frame.to_ndarray(format="rgb24")
+    if count != stream.frames:  # the container's count is not the decoder's: pick from every frame
+        return decode_clip_in_memory(data)[pick(count)]
+    return np.stack([kept[k] for k in wanted])
