@@ -242,6 +242,11 @@ def train(cfg: TrainConfig, *, callbacks: list | None = None, reward_funcs: list
             train_runtime=getattr(result, "metrics", {}).get("train_runtime", runtime),
         )
         print(f"saved checkpoint and model card to {out}", flush=True)
+    # Every rank leaves together once the model is on disk: a rank that exits while the main one still
+    # writes it can abort at exit ("terminate called without an active exception"). The push and the
+    # export below are the main rank's alone and may take longer than a collective's timeout.
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
         if cfg.push_to_hub:
             url = push_to_hub(out, cfg.push_to_hub, private=bool(cfg.hub_private))
             print(f"pushed to {cfg.push_to_hub}: {url}", flush=True)
