@@ -29,7 +29,7 @@ from .sources import Skipped, Source
 from .unit import run_unit
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
 # Units submitted to Dask at once, at least (8 per worker thread on larger clusters): every submitted task
 # costs the driver (Dask's client and scheduler) memory, so a window keeps the driver flat however many
@@ -77,13 +77,11 @@ class Cluster:
     pipes a fork would copy."""
 
     def __init__(self, config: BuildConfig, start_method: str | None = None) -> None:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         logging.getLogger("distributed").setLevel(logging.ERROR)
         self.cluster: LocalCluster | None = None
         self.closed = False
-        self.start_method = start_method
         if config.scheduler:
             try:
                 self.client = Client(config.scheduler)
@@ -94,24 +92,7 @@ class Cluster:
                 ) from None
             check_single_threaded(self.client, config.scheduler)
         else:
-            workers = config.workers or os.cpu_count() or 1
-            settings = dict(QUIET_DASK)
-            if start_method is not None:
-                settings["distributed.worker.multiprocessing-method"] = start_method
-            if start_method == "fork":
-                import av  # noqa: F401  (the encoder: imported by every worker, so once here)
-
-                from . import preview, shard_tasks  # noqa: F401
-            with dask.config.set(settings):  # the worker processes take the config they start with
-                self.cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    # The scheduler's HTTP endpoints on a free port: never another build's.
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.ERROR,
-                )
+            self.cluster = local_cluster(config.workers or os.cpu_count() or 1, start_method)
             self.client = Client(self.cluster)
             if start_method == "fork":
                 self.client.run(apply_heap_settings)  # a forked worker's heap began as the driver's
@@ -127,6 +108,31 @@ class Cluster:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def local_cluster(workers: int, start_method: str | None) -> LocalCluster:
+    """The build's own cluster: ``workers`` single-threaded worker processes started by ``start_method``
+    (None: Dask's configured method), with the build's worker settings (``QUIET_DASK``)."""
+    import dask
+    from distributed import LocalCluster
+
+    settings = dict(QUIET_DASK)
+    if start_method is not None:
+        settings["distributed.worker.multiprocessing-method"] = start_method
+    if start_method == "fork":
+        import av  # noqa: F401  (the encoder: imported by every worker, so once here)
+
+        from . import preview, shard_tasks  # noqa: F401
+    with dask.config.set(settings):  # the worker processes take the config they start with
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # The scheduler's HTTP endpoints on a free port: never another build's.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        )
 
 
 def check_single_threaded(client: Client, address: str) -> None:

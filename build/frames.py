@@ -127,37 +127,31 @@ class FrameSampler:
     def __del__(self) -> None:
         self.close()
 
-    def _fill(self, deadline: float) -> None:
-        """Wait for the child's next bytes (raises TimeoutError at ``deadline``, EOFError when it is gone)."""
+    def _readable(self, deadline: float) -> int:
+        """The child's output, once it has bytes to read (raises TimeoutError at ``deadline``)."""
         assert self.proc is not None and self.proc.stdout is not None
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
         fd = self.proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
             raise TimeoutError
-        block = os.read(fd, 1 << 16)
+        return fd
+
+    def _fill(self, deadline: float) -> None:
+        """Add the child's next bytes to the buffer (raises EOFError when it is gone)."""
+        block = os.read(self._readable(deadline), 1 << 16)
         if not block:
             raise EOFError
         self.pending += block
 
     def _read_exact(self, n: int, deadline: float) -> bytearray:
         """The child's next ``n`` bytes, read straight into the buffer returned."""
-        assert self.proc is not None and self.proc.stdout is not None
         out = bytearray(n)
         got = min(n, len(self.pending))
         out[:got] = self.pending[:got]
         del self.pending[:got]
-        view, fd = memoryview(out), self.proc.stdout.fileno()
+        view = memoryview(out)
         while got < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                raise TimeoutError
-            read = os.readv(fd, [view[got:]])
+            read = os.readv(self._readable(deadline), [view[got:]])
             if not read:
                 raise EOFError
             got += read
