@@ -339,14 +339,6 @@ def decode_clip_in_memory(data: bytes, pick: Callable[[int], list[int]] | None =
         stream = container.streams.video[0]
         stream.thread_type = "NONE"
         stream.codec_context.thread_count = 1
-        if pick is None or not stream.frames:  # every frame (the count unknown: picked from all of them)
-            frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
-            return frames if pick is None else frames[pick(len(frames))]
-        wanted = pick(stream.frames)
-        kept, count = {}, 0
-        for count, frame in enumerate(container.decode(stream), 1):
-            if count - 1 in wanted:
-                kept[count - 1] = frame.to_ndarray(format="rgb24")
-    if count != stream.frames:  # the container's count is not the decoder's: pick from every frame
-        return decode_clip_in_memory(data)[pick(count)]
-    return np.stack([kept[k] for k in wanted])
+        frames = list(container.decode(stream))  # as decoded (YUV): small, and converted only if picked
+    picked = range(len(frames)) if pick is None else pick(len(frames))
+    return np.stack([frames[k].to_ndarray(format="rgb24") for k in picked])
