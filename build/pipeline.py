@@ -12,6 +12,7 @@ writes (:mod:`.output`) and takes each dataset's lock (:mod:`.lock`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -283,10 +284,16 @@ class Stages:
         worker that imported what they need; each report, with what the units found checking their rows,
         goes into the dataset's result."""
         client = self.cluster.client
-        where = list(client.who_has(self.warm).get(self.warm.key, ())) if self.warm is not None else None
         folders = [r.out_dir for r in results]
-        # The warmed worker if it is known (the warm-up may not have finished), else any worker.
-        placement = {"workers": where, "allow_other_workers": True} if where else {}
+        # On the warmed worker once its imports are done (a worker that would import them again takes
+        # longer than the wait); on any worker if the warm-up failed or its worker is gone.
+        placement = {}
+        if self.warm is not None:
+            with contextlib.suppress(Exception):
+                self.warm.result()
+                where = list(client.who_has(self.warm).get(self.warm.key, ()))
+                if where:
+                    placement = {"workers": where, "allow_other_workers": True}
         futures = [
             client.submit(
                 verify_repo,
