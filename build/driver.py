@@ -119,10 +119,8 @@ def local_cluster(workers: int, start_method: str | None) -> LocalCluster:
     settings = dict(QUIET_DASK)
     if start_method is not None:
         settings["distributed.worker.multiprocessing-method"] = start_method
-    if start_method == "fork":
-        import av  # noqa: F401  (the encoder: imported by every worker, so once here)
-
-        from . import preview, shard_tasks  # noqa: F401
+    if start_method == "fork":  # the build's modules are imported; PyAV is imported only where it encodes
+        import av  # noqa: F401  (imported by every worker, so once here)
     with dask.config.set(settings):  # the worker processes take the config they start with
         return LocalCluster(
             n_workers=workers,
